@@ -1,0 +1,157 @@
+//! The `Handler` trait: what a handler does with one event, and how it reports failure.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{Event, GoDuration};
+
+/// Delivers alert events somewhere: runs a program, writes to a socket, posts to a chat room.
+///
+/// One value serves one handler spec (or one inline TICKscript handler). The engine calls
+/// [`Handler::handle`] for each event of the topic, in order, one at a time per handler, under a
+/// timeout; it logs, counts and retries the errors. A handler therefore never logs its own
+/// failures: it returns them, saying whether trying again could help.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use klaxon_core::{Event, Handler, HandlerError};
+///
+/// #[derive(Debug)]
+/// struct Discard;
+///
+/// #[async_trait]
+/// impl Handler for Discard {
+///     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+///         if event.state.id.is_empty() {
+///             return Err(HandlerError::permanent("event has no id"));
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Handler: Send + Sync + fmt::Debug + 'static {
+    /// Delivers one event.
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError>;
+}
+
+/// Why a delivery failed, and whether a retry could succeed.
+///
+/// Transient failures (connection refused or reset, timeouts, HTTP 5xx and 429) are retryable;
+/// permanent ones (HTTP 4xx, bad options, a program that exits non-zero) are not.
+///
+/// ```
+/// use klaxon_core::HandlerError;
+///
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// let err = HandlerError::io("connect to 127.0.0.1:7777", &refused);
+/// assert!(err.is_retryable());
+/// assert!(err.to_string().starts_with("connect to 127.0.0.1:7777: "));
+/// assert!(!HandlerError::permanent("unexpected response code 400").is_retryable());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    message: String,
+    retryable: bool,
+}
+
+impl HandlerError {
+    /// A failure that will happen again if retried.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        HandlerError {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// A failure that a later attempt may not meet.
+    pub fn transient(message: impl Into<String>) -> Self {
+        HandlerError {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// An IO failure while doing `context`, retryable when the error is a network or timing one.
+    pub fn io(context: impl fmt::Display, err: &io::Error) -> Self {
+        use io::ErrorKind::*;
+        let retryable = matches!(
+            err.kind(),
+            ConnectionRefused
+                | ConnectionReset
+                | ConnectionAborted
+                | NotConnected
+                | BrokenPipe
+                | TimedOut
+                | Interrupted
+                | WouldBlock
+                | AddrInUse
+                | AddrNotAvailable
+                | HostUnreachable
+                | NetworkUnreachable
+                | NetworkDown
+                | UnexpectedEof
+        );
+        HandlerError {
+            message: format!("{context}: {err}"),
+            retryable,
+        }
+    }
+
+    /// A step that did not finish in time: `<what> timed out after 10s`. Retryable.
+    pub fn timed_out(what: impl fmt::Display, after: Duration) -> Self {
+        HandlerError::transient(format!(
+            "{what} timed out after {}",
+            GoDuration::from_std(after)
+        ))
+    }
+
+    /// Whether retrying the delivery could succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// The message, without any prefix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_classified() {
+        let transient = [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::BrokenPipe,
+        ];
+        for kind in transient {
+            assert!(
+                HandlerError::io("x", &io::Error::from(kind)).is_retryable(),
+                "{kind:?}"
+            );
+        }
+        let permanent = [io::ErrorKind::NotFound, io::ErrorKind::PermissionDenied];
+        for kind in permanent {
+            assert!(
+                !HandlerError::io("x", &io::Error::from(kind)).is_retryable(),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_say_how_long_in_go_form() {
+        let err = HandlerError::timed_out("exec /bin/sleep", Duration::from_secs(30));
+        assert_eq!(err.to_string(), "exec /bin/sleep timed out after 30s");
+        assert!(err.is_retryable());
+    }
+}
