@@ -1,0 +1,166 @@
+//! The tcp handler: one connection per alert, `<alert JSON>\n\n`, then close.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use klaxon_core::{Event, Handler, HandlerError, Invalid, Service, TickShape, async_trait};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::Config;
+
+/// The options of one tcp handler.
+///
+/// ```json
+/// {"address": "127.0.0.1:7777"}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// The TCP endpoint to send alerts to, as host:port (for example "127.0.0.1:7777").
+    pub address: String,
+}
+
+/// The `tcp` handler kind: sends each alert as JSON to a TCP address.
+///
+/// ```
+/// use klaxon_core::Service;
+/// use klaxon_handler_tcp::{Config, Options, TcpService};
+///
+/// let service = TcpService::new(Config::default());
+/// let handler = service.handler(Options { address: "127.0.0.1:7777".into() });
+/// assert!(handler.is_ok());
+///
+/// let err = service.handler(Options { address: "localhost".into() }).unwrap_err();
+/// assert_eq!(err.to_string(), r#"address "localhost" has no port; write it as host:port"#);
+/// ```
+#[derive(Debug)]
+pub struct TcpService {
+    /// Shared with every handler, so that `update()` reaches handlers made earlier.
+    config: Arc<RwLock<Config>>,
+}
+
+#[async_trait]
+impl Service for TcpService {
+    const KIND: &'static str = "tcp";
+    const DESCRIPTION: &'static str = "sends each alert as JSON to a TCP address";
+    const TICK: TickShape = TickShape::new("tcp").args(&["address"]);
+    type Config = Config;
+    type Options = Options;
+    type TestOptions = Options;
+
+    fn new(config: Config) -> Self {
+        TcpService {
+            config: Arc::new(RwLock::new(config)),
+        }
+    }
+
+    fn update(&self, config: Config) {
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
+    }
+
+    fn default_options(&self) -> Options {
+        Options::default()
+    }
+
+    fn handler(&self, options: Options) -> Result<Arc<dyn Handler>, Invalid> {
+        Ok(Arc::new(self.tcp_handler(options)?))
+    }
+
+    fn test_options(&self) -> Options {
+        Options::default()
+    }
+
+    async fn test(&self, options: Options) -> Result<(), HandlerError> {
+        let handler = self
+            .tcp_handler(options)
+            .map_err(|e| HandlerError::permanent(e.message()))?;
+        handler.handle(&Event::sample("test tcp message")).await
+    }
+}
+
+impl TcpService {
+    fn tcp_handler(&self, options: Options) -> Result<TcpHandler, Invalid> {
+        check_address(&options.address)?;
+        Ok(TcpHandler {
+            address: options.address,
+            config: Arc::clone(&self.config),
+        })
+    }
+}
+
+/// Checks that `address` is `host:port` with a numeric port, as a TCP connect needs it.
+fn check_address(address: &str) -> Result<(), Invalid> {
+    let hint = "write it as host:port";
+    if address.is_empty() {
+        return Err(Invalid::new(format!("address is required; {hint}")));
+    }
+    let Some((host, port)) = address.rsplit_once(':').filter(|_| !address.ends_with(']')) else {
+        return Err(Invalid::new(format!(
+            "address {address:?} has no port; {hint}"
+        )));
+    };
+    if host.is_empty() {
+        return Err(Invalid::new(format!(
+            "address {address:?} has no host; {hint}"
+        )));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(Invalid::new(format!(
+            "address {address:?} is ambiguous; write an IPv6 host in brackets, as [host]:port"
+        )));
+    }
+    if !port.parse::<u16>().is_ok_and(|port| port > 0) {
+        return Err(Invalid::new(format!(
+            "address {address:?} has an invalid port {port:?}; the port is a number from 1 to 65535"
+        )));
+    }
+    Ok(())
+}
+
+/// Sends events to one address.
+#[derive(Debug)]
+struct TcpHandler {
+    address: String,
+    config: Arc<RwLock<Config>>,
+}
+
+#[async_trait]
+impl Handler for TcpHandler {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let timeout = self
+            .config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .timeout
+            .to_std();
+        let mut payload = Vec::with_capacity(1024);
+        event.write_alert_json(&mut payload);
+        // Kapacitor's framing: the JSON encoder's newline, then one more.
+        payload.push(b'\n');
+        tokio::time::timeout(timeout, send(&self.address, &payload))
+            .await
+            .unwrap_or_else(|_| {
+                Err(HandlerError::timed_out(
+                    format_args!("send to {}", self.address),
+                    timeout,
+                ))
+            })
+    }
+}
+
+/// Connects, writes `payload`, and closes the connection (shutting down the write side first, so
+/// that the peer reads the whole payload before the end of the stream).
+async fn send(address: &str, payload: &[u8]) -> Result<(), HandlerError> {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| HandlerError::io(format_args!("connect to {address}"), &e))?;
+    stream
+        .write_all(payload)
+        .await
+        .map_err(|e| HandlerError::io(format_args!("write to {address}"), &e))?;
+    stream
+        .shutdown()
+        .await
+        .map_err(|e| HandlerError::io(format_args!("close connection to {address}"), &e))
+}

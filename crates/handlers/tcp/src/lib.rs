@@ -1,0 +1,78 @@
+//! The `tcp` alert handler: sends each alert, as JSON, to a TCP address.
+//!
+//! For every event the handler opens a connection to the address, writes the alert JSON, its
+//! newline and one more newline (`<json>\n\n`, Kapacitor's framing), and closes the connection.
+//! Nothing is read back. The JSON is the one every Kapacitor handler writes (`id`, `message`,
+//! `details`, `time`, `duration`, `level`, `data`, `previousLevel`, `recoverable`), so a receiver
+//! written for Kapacitor works unchanged.
+//!
+//! # Options
+//!
+//! | option    | type   | meaning                                                          |
+//! |-----------|--------|------------------------------------------------------------------|
+//! | `address` | string | The endpoint, as `host:port` (`127.0.0.1:7777`, `[::1]:7777`). Required. |
+//!
+//! # In a handler file
+//!
+//! ```yaml
+//! id: tcp-cpu-alert
+//! topic: cpu
+//! kind: tcp
+//! options:
+//!   address: 127.0.0.1:7777
+//! ```
+//!
+//! # In TICKscript
+//!
+//! The one argument is the address:
+//!
+//! ```text
+//! stream
+//!   |from()
+//!     .measurement('cpu')
+//!   |alert()
+//!     .crit(lambda: "usage_idle" < 10)
+//!     .message('Hey, check your CPU')
+//!     .tcp('127.0.0.1:7777')
+//! ```
+//!
+//! # Configuration
+//!
+//! ```toml
+//! [tcp]
+//! # How long connecting and writing one alert may take together.
+//! timeout = "10s"
+//! ```
+//!
+//! A changed timeout applies to the next alert of every tcp handler.
+//!
+//! # Failures
+//!
+//! An address without a port, or with a port that is not a number from 1 to 65535, refuses the
+//! handler definition. At delivery, a refused or reset connection, a write error and a delivery
+//! that outlasts the timeout (a peer that never reads a large alert, an address that never
+//! answers) fail the delivery with a message naming the address, such as
+//! `connect to 127.0.0.1:7777: Connection refused (os error 111)` or
+//! `send to 127.0.0.1:7777 timed out after 10s`; the engine logs them and may retry.
+//!
+//! # Service test
+//!
+//! `klaxon service-tests tcp` (or `POST /kapacitor/v1/service-tests/tcp`) with options
+//! `{"address": "host:port"}` sends one sample alert there. There is no default address, so a test
+//! without one fails with `address is required; write it as host:port`.
+//!
+//! # Differences from Kapacitor
+//!
+//! Kapacitor has no timeout and ignores write errors; Klaxon bounds the delivery by `[tcp] timeout`
+//! and reports write errors. Kapacitor has no tcp service test.
+
+mod config;
+mod handler;
+
+pub use config::Config;
+pub use handler::{Options, TcpService};
+
+klaxon_core::register_service!(TcpService);
+
+#[cfg(test)]
+mod tests;
