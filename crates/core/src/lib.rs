@@ -24,6 +24,7 @@
 
 pub mod decode;
 mod event;
+pub mod go_flags;
 mod handler;
 pub mod json;
 mod level;

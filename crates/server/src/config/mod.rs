@@ -1,0 +1,200 @@
+//! The server's configuration: embedded defaults, then an optional TOML file, then environment
+//! overrides `KLAXON_<SECTION>_<KEY>`.
+//!
+//! The server's own sections are typed here; each handler kind's `[kind]` section is discovered
+//! from the registry and decoded by the handler's own `Config` type, so this module names no kind.
+
+mod env;
+mod render;
+mod sections;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use klaxon_core::decode::{Noun, decode_into};
+use klaxon_core::{Invalid, Registry};
+use serde_json::Value;
+
+pub use render::render;
+pub use sections::{HttpConfig, LogFormat, LoggingConfig, ServerSections};
+
+/// The whole configuration: the server's sections and the raw `[kind]` section of each handler.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The server's own sections.
+    pub server: ServerSections,
+    /// Handler sections as given (file and environment), by kind; absent kinds use defaults.
+    pub handlers: BTreeMap<String, Value>,
+}
+
+/// A configuration that cannot be used; the message names the file, section and key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    origin: String,
+    message: String,
+}
+
+impl ConfigError {
+    fn new(origin: &str, message: impl std::fmt::Display) -> Self {
+        ConfigError {
+            origin: origin.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration: defaults, then the file (if any), then `KLAXON_*` variables from
+    /// `env`; checks every section against its type and every handler section against its kind.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        registry: &Registry,
+    ) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::new();
+        let mut origin = "configuration".to_owned();
+        if let Some(path) = file {
+            origin = format!("config file {}", path.display());
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    &origin,
+                    format!("cannot read it: {e}; check the path given to --config"),
+                )
+            })?;
+            table = text.parse::<toml::Table>().map_err(|e| {
+                ConfigError::new(
+                    &origin,
+                    format!("invalid TOML: {}", e.to_string().trim_end()),
+                )
+            })?;
+        }
+        let mut config =
+            Config::from_table(table, registry).map_err(|e| ConfigError::new(&origin, e))?;
+        let overrides = env::overrides(env, &config, registry)
+            .map_err(|e| ConfigError::new("environment", e))?;
+        if !overrides.is_empty() {
+            let mut merged = config.to_json(registry);
+            for o in overrides {
+                o.apply(&mut merged);
+            }
+            config = Config::from_json(merged, registry)
+                .map_err(|e| ConfigError::new("environment", e))?;
+        }
+        config
+            .validate(registry)
+            .map_err(|e| ConfigError::new(&origin, e))?;
+        Ok(config)
+    }
+
+    /// Decodes a parsed TOML document.
+    pub fn from_table(table: toml::Table, registry: &Registry) -> Result<Config, Invalid> {
+        let json = serde_json::to_value(table).map_err(|e| Invalid::new(e.to_string()))?;
+        Config::from_json(json, registry)
+    }
+
+    /// Decodes the configuration from its JSON form (TOML converted, or merged overrides).
+    fn from_json(json: Value, registry: &Registry) -> Result<Config, Invalid> {
+        let Value::Object(map) = json else {
+            return Err(Invalid::new("expected a table at the top level"));
+        };
+        let mut server = serde_json::Map::new();
+        let mut handlers = BTreeMap::new();
+        for (key, value) in map {
+            if registry.get(&key).is_some() {
+                if !value.is_object() {
+                    return Err(Invalid::new(format!("[{key}] must be a table")));
+                }
+                handlers.insert(key, value);
+            } else if ServerSections::KEYS.contains(&key.as_str()) {
+                server.insert(key, value);
+            } else {
+                return Err(unknown_section(&key, registry));
+            }
+        }
+        let server = ServerSections::decode(Value::Object(server))?;
+        Ok(Config { server, handlers })
+    }
+
+    /// Builds every handler section through its kind, so a bad `[kind]` fails at startup.
+    fn validate(&self, registry: &Registry) -> Result<(), Invalid> {
+        self.server.validate()?;
+        for (kind, section) in &self.handlers {
+            if let Some(registration) = registry.get(kind) {
+                registration
+                    .build(section)
+                    .map_err(|e| Invalid::new(format!("[{kind}]: {}", e.message())))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole configuration as JSON, handler sections filled in with their defaults.
+    pub fn to_json(&self, registry: &Registry) -> Value {
+        let mut map = match serde_json::to_value(&self.server) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        for registration in registry.iter() {
+            let kind = registration.kind();
+            let section = self.handler_section(kind, registry);
+            map.insert(kind.to_owned(), section);
+        }
+        Value::Object(map)
+    }
+
+    /// The `[kind]` section with defaults filled in for absent keys.
+    pub fn handler_section(&self, kind: &str, registry: &Registry) -> Value {
+        let mut section = registry
+            .get(kind)
+            .map(|r| r.default_config())
+            .unwrap_or(Value::Null);
+        if let (Value::Object(base), Some(Value::Object(given))) =
+            (&mut section, self.handlers.get(kind))
+        {
+            for (k, v) in given {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        section
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.server.data_dir
+    }
+}
+
+fn unknown_section(name: &str, registry: &Registry) -> Invalid {
+    let mut known: Vec<&str> = ServerSections::SECTIONS.to_vec();
+    known.extend(registry.kinds());
+    known.sort_unstable();
+    let hint = if ServerSections::TOP_LEVEL.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (top-level keys: {})",
+            ServerSections::TOP_LEVEL.join(", ")
+        )
+    };
+    Invalid::new(format!(
+        "unknown section [{name}]; known sections: {}{hint}",
+        known.join(", ")
+    ))
+}
+
+/// Decodes one server section with the shared decoder, prefixing its name to errors.
+pub(crate) fn decode_section<T>(name: &str, value: Option<&Value>) -> Result<T, Invalid>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Default,
+{
+    let value = value.cloned().unwrap_or(Value::Null);
+    if !value.is_object() && !value.is_null() {
+        return Err(Invalid::new(format!("[{name}] must be a table")));
+    }
+    decode_into(&T::default(), &value, Noun::Key)
+        .map_err(|e| Invalid::new(format!("[{name}]: {e}")))
+}
+
+#[cfg(test)]
+mod tests;

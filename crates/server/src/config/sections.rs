@@ -1,0 +1,153 @@
+//! The server's own configuration sections.
+
+use std::path::PathBuf;
+
+use klaxon_core::Invalid;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::decode_section;
+
+/// Klaxon's server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerSections {
+    /// Directory for Klaxon's database (klaxon.db). Created if missing.
+    pub data_dir: PathBuf,
+    /// The HTTP API.
+    pub http: HttpConfig,
+    /// Log output.
+    pub logging: LoggingConfig,
+}
+
+impl Default for ServerSections {
+    fn default() -> Self {
+        ServerSections {
+            data_dir: PathBuf::from("./klaxon-data"),
+            http: HttpConfig::default(),
+            logging: LoggingConfig::default(),
+        }
+    }
+}
+
+impl ServerSections {
+    /// Keys that hold a single value at the top of the file.
+    pub const TOP_LEVEL: &'static [&'static str] = &["data-dir"];
+    /// Keys that hold a table of the server's own.
+    pub const SECTIONS: &'static [&'static str] = &["http", "logging"];
+    /// Every top-level key the server itself owns.
+    pub const KEYS: &'static [&'static str] = &["data-dir", "http", "logging"];
+
+    pub(super) fn decode(value: Value) -> Result<ServerSections, Invalid> {
+        let defaults = ServerSections::default();
+        let map = match value {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        let data_dir = match map.get("data-dir") {
+            None | Some(Value::Null) => defaults.data_dir,
+            Some(Value::String(dir)) if !dir.is_empty() => PathBuf::from(dir),
+            Some(other) => {
+                return Err(Invalid::new(format!(
+                    "data-dir must be a non-empty path string, got {other}"
+                )));
+            }
+        };
+        Ok(ServerSections {
+            data_dir,
+            http: decode_section("http", map.get("http"))?,
+            logging: decode_section("logging", map.get("logging"))?,
+        })
+    }
+
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
+        self.http.validate()?;
+        self.logging.validate()
+    }
+}
+
+/// The HTTP API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HttpConfig {
+    /// Address and port the API listens on. The default is loopback only, on Kapacitor's port;
+    /// use "0.0.0.0:9092" (or ":9092") to listen on every interface.
+    pub bind_address: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind_address: "127.0.0.1:9092".to_owned(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The address to bind, with Go's ":9092" form meaning every interface.
+    pub fn bind_target(&self) -> String {
+        match self.bind_address.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => self.bind_address.clone(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        let target = self.bind_target();
+        let port_ok = target
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            return Err(Invalid::new(format!(
+                "[http] bind-address {:?} is not host:port; write it like \"127.0.0.1:9092\"",
+                self.bind_address
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Log output (to standard error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LoggingConfig {
+    /// Lowest level logged: "error", "warn", "info", "debug" or "trace"; per-crate directives
+    /// such as "info,klaxon_engine=debug" work too. RUST_LOG overrides it when set.
+    pub level: String,
+    /// "text" (logfmt: key=value pairs, one event per line) or "json" (one object per line).
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl LoggingConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&self.level)
+            .map(|_| ())
+            .map_err(|e| {
+                Invalid::new(format!(
+                    "[logging] level {:?}: {e}; use error, warn, info, debug or trace",
+                    self.level
+                ))
+            })
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// logfmt: `ts=... lvl=info msg="..." key=value`.
+    Text,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,0 +1,239 @@
+use std::sync::Arc;
+
+use klaxon_core::{
+    Event, GoDuration, Handler, HandlerError, Invalid, Registry, Service, ServiceConfig, TickShape,
+};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// A handler kind that exists only in this test binary, so the config tests see a `[sample]`
+/// section discovered from the registry.
+#[derive(Debug)]
+struct SampleService;
+
+/// The sample section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SampleConfig {
+    /// Whether it is on.
+    enabled: bool,
+    /// Where it sends.
+    url: String,
+    /// How long to wait.
+    timeout: GoDuration,
+}
+
+impl ServiceConfig for SampleConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.enabled && self.url.is_empty() {
+            return Err(Invalid::new("must specify the sample URL"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Nothing;
+
+#[klaxon_core::async_trait]
+impl Handler for Nothing {
+    async fn handle(&self, _: &Event) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+#[klaxon_core::async_trait]
+impl Service for SampleService {
+    const KIND: &'static str = "sample";
+    const DESCRIPTION: &'static str = "a handler kind for configuration tests";
+    const TICK: TickShape = TickShape::new("sample");
+    type Config = SampleConfig;
+    type Options = SampleConfig;
+    type TestOptions = SampleConfig;
+
+    fn new(_: SampleConfig) -> Self {
+        SampleService
+    }
+    fn update(&self, _: SampleConfig) {}
+    fn default_options(&self) -> SampleConfig {
+        SampleConfig::default()
+    }
+    fn handler(&self, _: SampleConfig) -> Result<Arc<dyn Handler>, Invalid> {
+        Ok(Arc::new(Nothing))
+    }
+    fn test_options(&self) -> SampleConfig {
+        SampleConfig::default()
+    }
+    async fn test(&self, _: SampleConfig) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+klaxon_core::register_service!(SampleService);
+
+fn registry() -> Registry {
+    Registry::linked().unwrap()
+}
+
+fn load_text(text: &str) -> Result<Config, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("klaxon.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(Some(&path), Vec::new(), &registry()).map_err(|e| {
+        // Keep the assertions independent of the temporary path.
+        e.to_string().replace(&path.display().to_string(), "FILE")
+    })
+}
+
+#[test]
+fn defaults_listen_on_loopback_on_kapacitors_port() {
+    let config = Config::load(None, Vec::new(), &registry()).unwrap();
+    assert_eq!(config.server.http.bind_address, "127.0.0.1:9092");
+    assert_eq!(config.server.data_dir, PathBuf::from("./klaxon-data"));
+    assert_eq!(config.server.logging.format, LogFormat::Text);
+}
+
+#[test]
+fn unknown_section_is_named_with_the_known_ones() {
+    let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
+    assert_eq!(
+        err,
+        "config file FILE: unknown section [nosuch]; known sections: http, logging, sample (top-level keys: data-dir)"
+    );
+}
+
+#[test]
+fn unknown_key_is_named_with_the_known_ones() {
+    let err = load_text("[http]\nbind-adress = \"127.0.0.1:1\"\n").unwrap_err();
+    assert_eq!(
+        err,
+        r#"config file FILE: [http]: unknown key "bind-adress", expected one of: bind-address"#
+    );
+    let err = load_text("[sample]\nurll = \"x\"\n").unwrap_err();
+    assert_eq!(
+        err,
+        r#"config file FILE: [sample]: unknown key "urll", expected one of: enabled, timeout, url"#
+    );
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let err = load_text("[http]\nbind-address = 9092\n").unwrap_err();
+    assert_eq!(
+        err,
+        r#"config file FILE: [http]: key "bind-address": invalid type: integer `9092`, expected a string"#
+    );
+    let err = load_text("[http]\nbind-address = \"localhost\"\n").unwrap_err();
+    assert!(
+        err.contains(r#"bind-address "localhost" is not host:port"#),
+        "{err}"
+    );
+    let err = load_text("[sample]\ntimeout = \"soon\"\n").unwrap_err();
+    assert!(
+        err.starts_with(r#"config file FILE: [sample]: key "timeout": invalid duration "soon""#),
+        "{err}"
+    );
+    let err = load_text("[logging]\nformat = \"xml\"\n").unwrap_err();
+    assert!(err.contains(r#"key "format""#), "{err}");
+}
+
+#[test]
+fn handler_validation_runs_at_load() {
+    let err = load_text("[sample]\nenabled = true\n").unwrap_err();
+    assert_eq!(
+        err,
+        "config file FILE: [sample]: must specify the sample URL"
+    );
+}
+
+#[test]
+fn invalid_toml_is_reported_with_its_position() {
+    let err = load_text("[http\n").unwrap_err();
+    assert!(err.starts_with("config file FILE: invalid TOML: "), "{err}");
+    assert!(err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn missing_file_says_so() {
+    let err = Config::load(
+        Some(Path::new("/nonexistent/k.toml")),
+        Vec::new(),
+        &registry(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("cannot read it"), "{err}");
+}
+
+#[test]
+fn environment_overrides_file_and_defaults() {
+    let env = vec![
+        (
+            "KLAXON_HTTP_BIND_ADDRESS".to_owned(),
+            "127.0.0.1:1234".to_owned(),
+        ),
+        ("KLAXON_DATA_DIR".to_owned(), "/tmp/kd".to_owned()),
+        ("KLAXON_SAMPLE_ENABLED".to_owned(), "true".to_owned()),
+        ("KLAXON_SAMPLE_URL".to_owned(), "http://x".to_owned()),
+        ("KLAXON_URL".to_owned(), "ignored: the CLI's".to_owned()),
+        ("PATH".to_owned(), "/bin".to_owned()),
+    ];
+    let config = Config::load(None, env, &registry()).unwrap();
+    assert_eq!(config.server.http.bind_address, "127.0.0.1:1234");
+    assert_eq!(config.server.data_dir, PathBuf::from("/tmp/kd"));
+    assert_eq!(
+        config.handler_section("sample", &registry())["enabled"],
+        Value::Bool(true)
+    );
+}
+
+#[test]
+fn environment_errors_name_the_variable() {
+    let env = vec![("KLAXON_HTTP_BIND_ADRESS".to_owned(), "x".to_owned())];
+    let err = Config::load(None, env, &registry())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "environment: KLAXON_HTTP_BIND_ADRESS names no key of [http]; its variables are: KLAXON_HTTP_BIND_ADDRESS"
+    );
+    let env = vec![("KLAXON_SAMPLE_ENABLED".to_owned(), "perhaps".to_owned())];
+    let err = Config::load(None, env, &registry())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        r#"environment: KLAXON_SAMPLE_ENABLED="perhaps": expected true or false"#
+    );
+}
+
+#[test]
+fn rendered_config_is_valid_toml_that_loads_back_to_the_same_values() {
+    let registry = registry();
+    let config = Config::load(None, Vec::new(), &registry).unwrap();
+    let text = render(&config, &registry);
+    let table: toml::Table = text.parse().expect("valid TOML");
+    let reloaded = Config::from_table(table, &registry).unwrap();
+    assert_eq!(reloaded.server, config.server);
+    assert_eq!(reloaded.to_json(&registry), config.to_json(&registry));
+    assert!(
+        text.contains("[sample]\n# Whether it is on.\nenabled = false\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_rendered_key_has_a_comment() {
+    let registry = registry();
+    let text = render(&Config::default(), &registry);
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let is_key = !line.starts_with('#') && !line.starts_with('[') && line.contains(" = ");
+        if is_key {
+            assert!(
+                i > 0 && lines[i - 1].starts_with('#'),
+                "key without a comment: {line}\n{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The HTTP API (Kapacitor's routes under `/kapacitor/v1`), on axum.
+
+mod error;
+mod ping;
+pub mod respond;
+mod service_tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+
+pub use error::ApiError;
+
+use crate::services::Services;
+
+/// The Kapacitor API version Klaxon answers as, in `X-Kapacitor-Version`, for clients that check.
+pub const KAPACITOR_COMPAT_VERSION: &str = "1.7.7";
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The running handler services, by kind.
+    pub services: Arc<Services>,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/ping", get(ping::ping).head(ping::ping))
+        .route("/service-tests", get(service_tests::list))
+        .route("/service-tests/", get(service_tests::missing_name))
+        .route(
+            "/service-tests/{name}",
+            get(service_tests::get).post(service_tests::run),
+        );
+    Router::new()
+        .nest("/kapacitor/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(version_headers))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Adds `X-Kapacitor-Version`, `X-Klaxon-Version` and `Request-Id` to every response.
+async fn version_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("x-kapacitor-version"),
+        HeaderValue::from_static(KAPACITOR_COMPAT_VERSION),
+    );
+    headers.insert(
+        HeaderName::from_static("x-klaxon-version"),
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{:016x}-{n}", start_nanos());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert(HeaderName::from_static("request-id"), value);
+    }
+    response
+}
+
+/// The process start time, which makes request IDs unique across restarts.
+fn start_nanos() -> u64 {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| klaxon_core::Timestamp::now().as_nanos().unsigned_abs())
+}

@@ -1,0 +1,62 @@
+//! The running handler services: one per registered kind, built from its configuration section.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use klaxon_core::{DynService, Registry, ServiceError};
+
+use crate::config::Config;
+
+/// Every handler service of this server, by kind.
+#[derive(Debug, Default)]
+pub struct Services {
+    by_kind: BTreeMap<&'static str, Arc<dyn DynService>>,
+}
+
+impl Services {
+    /// Builds every registered service from its section of `config`.
+    pub fn build(config: &Config, registry: &Registry) -> Result<Services, ServiceError> {
+        let mut by_kind = BTreeMap::new();
+        for registration in registry.iter() {
+            let section = config
+                .handlers
+                .get(registration.kind())
+                .cloned()
+                .unwrap_or_default();
+            by_kind.insert(registration.kind(), registration.build(&section)?);
+        }
+        Ok(Services { by_kind })
+    }
+
+    /// The service of `kind`.
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn DynService>> {
+        self.by_kind.get(kind)
+    }
+
+    /// The services, sorted by kind.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn DynService>> {
+        self.by_kind.values()
+    }
+
+    /// The kinds, sorted.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.by_kind.keys().copied()
+    }
+
+    /// Opens every service; the first failure stops startup.
+    pub async fn open_all(&self) -> Result<(), ServiceError> {
+        for service in self.by_kind.values() {
+            service.open().await?;
+            tracing::debug!(kind = service.kind(), "service opened");
+        }
+        Ok(())
+    }
+
+    /// Closes every service.
+    pub async fn close_all(&self) {
+        for service in self.by_kind.values() {
+            service.close().await;
+            tracing::debug!(kind = service.kind(), "service closed");
+        }
+    }
+}
