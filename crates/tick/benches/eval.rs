@@ -23,12 +23,15 @@ struct BenchPoint {
 
 impl Point for BenchPoint {
     fn field(&self, name: &str) -> Option<FieldValue<'_>> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| match v {
-            Field::Float(x) => FieldValue::Float(*x),
-            Field::Int(i) => FieldValue::Int(*i),
-            Field::Str(s) => FieldValue::Str(s),
-            Field::Bool(b) => FieldValue::Bool(*b),
-        })
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| match v {
+                Field::Float(x) => FieldValue::Float(*x),
+                Field::Int(i) => FieldValue::Int(*i),
+                Field::Str(s) => FieldValue::Str(s),
+                Field::Bool(b) => FieldValue::Bool(*b),
+            })
     }
 
     fn tag(&self, name: &str) -> Option<&str> {
