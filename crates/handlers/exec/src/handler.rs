@@ -184,7 +184,6 @@ fn spawn(prog: &str, args: &[String]) -> io::Result<(Child, pipe::Receiver)> {
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
-        .kill_on_drop(true)
         .spawn()?;
     Ok((child, reader))
 }

@@ -297,15 +297,16 @@ async fn a_program_that_is_not_executable_is_a_permanent_error() {
     assert!(!err.is_retryable());
 }
 
+/// A program that never exits, with a process of its own in the background, writing both ids.
+const HANG: &str = r#"sleep 1000 &
+echo $! > "$OUT/grandchild"
+echo $$ > "$OUT/child"
+wait"#;
+
 #[tokio::test]
 async fn a_hung_program_and_its_group_are_killed_and_reaped_at_the_timeout() {
     let ws = Workspace::new();
-    let script = ws.script(
-        r#"sleep 1000 &
-echo $! > "$OUT/grandchild"
-echo $$ > "$OUT/child"
-wait"#,
-    );
+    let script = ws.script(HANG);
     let service = service(Value::Null);
     let handler = handler(&*service, json!({"prog": "sh", "args": [script]}));
     // The handler was made under the default 30s; the update reaches it.
@@ -337,6 +338,31 @@ wait"#,
             .is_some(),
         "background process {grandchild} still runs"
     );
+}
+
+#[tokio::test]
+async fn an_abandoned_delivery_kills_the_program_and_its_group() {
+    let ws = Workspace::new();
+    let script = ws.script(HANG);
+    let handler = handler(
+        &*service(Value::Null),
+        json!({"prog": "sh", "args": [script]}),
+    );
+    let event = Event::sample("m");
+
+    // The engine gives up on a delivery (its own deadline, shutdown) by dropping its future.
+    let started = async { (ws.pid("child").await, ws.pid("grandchild").await) };
+    let (child, grandchild) = tokio::select! {
+        result = handler.handle(&event) => panic!("the program cannot finish: {result:?}"),
+        pids = started => pids,
+    };
+
+    for pid in [child, grandchild] {
+        assert!(
+            eventually(|| is_dead(pid).then_some(())).await.is_some(),
+            "process {pid} still runs"
+        );
+    }
 }
 
 #[tokio::test]
