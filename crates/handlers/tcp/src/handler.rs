@@ -95,7 +95,13 @@ fn check_address(address: &str) -> Result<(), Invalid> {
     if address.is_empty() {
         return Err(Invalid::new(format!("address is required; {hint}")));
     }
-    let Some((host, port)) = address.rsplit_once(':').filter(|_| !address.ends_with(']')) else {
+    // In "[::1]", the last ':' belongs to the bracketed IPv6 host: there is no port.
+    let port_separator = if address.ends_with(']') {
+        None
+    } else {
+        address.rsplit_once(':')
+    };
+    let Some((host, port)) = port_separator else {
         return Err(Invalid::new(format!(
             "address {address:?} has no port; {hint}"
         )));
