@@ -365,14 +365,33 @@ fn the_depth_limit_is_configurable_and_capped() {
     let deeper = format!("{}1{}", "(".repeat(300), ")".repeat(300));
     let err = parse_lambda(&deeper, &absurd).unwrap_err();
     assert!(err.message.contains("more than 256 levels"), "{err}");
-    // At the cap, parsing, compiling and evaluating still fit a test thread's stack.
-    let at_cap = format!("{}1{}", "-".repeat(255), "");
+    // At the cap, parsing, compiling and evaluating still fit a test thread's stack (a
+    // reference, so nothing is folded away at compile time).
+    let at_cap = format!("{}\"x\"", "-".repeat(255));
     let e = parse_lambda(&at_cap, &absurd).unwrap();
     let options = klaxon_tick::CompileOptions {
         limits: absurd,
         ..Default::default()
     };
-    compile_lambda(&e, &options).unwrap();
+    let mut lambda = compile_lambda(&e, &options).unwrap();
+    assert_eq!(lambda.eval(&X).unwrap(), klaxon_tick::Value::Int(-1));
+}
+
+struct X;
+
+impl klaxon_tick::Point for X {
+    fn field(&self, _: &str) -> Option<klaxon_tick::FieldValue<'_>> {
+        Some(klaxon_tick::FieldValue::Int(1))
+    }
+    fn tag(&self, _: &str) -> Option<&str> {
+        None
+    }
+    fn time(&self) -> i64 {
+        0
+    }
+    fn name(&self) -> &str {
+        "x"
+    }
 }
 
 #[test]
