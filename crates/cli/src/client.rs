@@ -1,0 +1,133 @@
+//! A small client for Klaxon's (and Kapacitor's) HTTP API.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Why a request failed; each maps to Kapacitor's CLI exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No connection to the server (exit 4).
+    #[error("cannot connect to {url}: {reason}; is klaxond running? Set --url or KLAXON_URL")]
+    Connect {
+        /// The server URL.
+        url: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+    /// The server answered with an error (exit 3).
+    #[error("{0}")]
+    Server(String),
+}
+
+impl ClientError {
+    /// Kapacitor's exit codes: 3 for a server error, 4 when the server cannot be reached.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Connect { .. } => 4,
+            ClientError::Server(_) => 3,
+        }
+    }
+}
+
+/// The API at one base URL.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the server at `url` (`http://localhost:9092`).
+    pub fn new(url: &str) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::Connect {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Client {
+            base: url.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    /// `GET /kapacitor/v1<path>` (path with its query), expecting 200 and JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(Method::GET, path, None, &[StatusCode::OK]).await
+    }
+
+    /// `POST /kapacitor/v1<path>` with a JSON body, expecting one of `ok`.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        ok: &[StatusCode],
+    ) -> Result<Value, ClientError> {
+        self.send(Method::POST, path, Some(body), ok).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        ok: &[StatusCode],
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}/kapacitor/v1{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(body).unwrap_or_default());
+        }
+        let response = request.send().await.map_err(|e| ClientError::Connect {
+            url: self.base.clone(),
+            reason: root_cause(&e),
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Server(format!("reading the response to {url}: {e}")))?;
+        let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        if ok.contains(&status) {
+            return Ok(value);
+        }
+        // Kapacitor's client reads `{"error": ...}` from any unexpected status.
+        let message = value
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("unexpected status {status} from {url}"));
+        Err(ClientError::Server(message))
+    }
+}
+
+/// The innermost error text (reqwest wraps the IO error that says "connection refused").
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Percent-encodes a query value.
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,109 @@
+//! `klaxon`, the command-line client for Klaxon (and Kapacitor) servers.
+//!
+//! Commands, arguments and output follow Kapacitor's `kapacitor` CLI, including its single-dash
+//! long flags (`-url`, `-tick`), so commands from Kapacitor's documentation work with only the
+//! program name changed. Errors print `Error: <message>` on standard error; exit codes are 2 for
+//! usage, 3 for a server error and 4 when the server cannot be reached.
+
+mod client;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use client::{Client, ClientError};
+
+const DEFAULT_URL: &str = "http://localhost:9092";
+
+/// Command-line client for Klaxon, compatible with Kapacitor's `kapacitor` CLI.
+#[derive(Debug, Parser)]
+#[command(name = "klaxon", version, about, long_about = None)]
+struct Args {
+    /// The server URL [env: KLAXON_URL, then KAPACITOR_URL] [default: http://localhost:9092]
+    #[arg(long, global = true, value_name = "URL")]
+    url: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List things on the server.
+    List {
+        /// What to list.
+        what: Listable,
+        /// Glob patterns of names (all when none).
+        patterns: Vec<String>,
+    },
+    /// Run service tests with their default options.
+    #[command(name = "service-tests")]
+    ServiceTests {
+        /// Service names or glob patterns.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Listable {
+    /// The services that have a test.
+    #[value(name = "service-tests")]
+    ServiceTests,
+}
+
+fn main() -> ExitCode {
+    let known = long_flags(&Args::command());
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let args = Args::parse_from(klaxon_core::go_flags::rewrite(std::env::args_os(), &known));
+    let url = args
+        .url
+        .clone()
+        .or_else(|| std::env::var("KLAXON_URL").ok())
+        .or_else(|| std::env::var("KAPACITOR_URL").ok())
+        .unwrap_or_else(|| DEFAULT_URL.to_owned());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(&url, args.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(url: &str, command: Command) -> Result<(), ClientError> {
+    let client = Client::new(url)?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::List {
+            what: Listable::ServiceTests,
+            patterns,
+        } => commands::service_tests::list(&client, &patterns, &mut out).await,
+        Command::ServiceTests { names } => {
+            commands::service_tests::run(&client, &names, &mut out).await
+        }
+    }
+}
+
+/// Every long flag of the command tree, for the Go-style `-flag` rewrite.
+fn long_flags(command: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    for sub in command.get_subcommands() {
+        names.extend(long_flags(sub));
+    }
+    names
+}
