@@ -7,6 +7,9 @@
 #![deny(unused_crate_dependencies)]
 
 // The bundled handler crates, sorted.
+use klaxon_handler_exec as _;
+use klaxon_handler_foo as _;
+use klaxon_handler_tcp as _;
 
 fn main() -> std::process::ExitCode {
     klaxon_server::main()

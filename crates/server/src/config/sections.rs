@@ -130,15 +130,26 @@ impl Default for LoggingConfig {
 
 impl LoggingConfig {
     fn validate(&self) -> Result<(), Invalid> {
+        const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+        let bad = |why: String| {
+            Invalid::new(format!(
+                "[logging] level {:?}: {why}; use error, warn, info, debug or trace",
+                self.level
+            ))
+        };
+        // A bare word is a target name to EnvFilter, so "loud" would silently log nothing useful:
+        // require a level name, or an explicit `target=level` directive.
+        for directive in self.level.split(',').map(str::trim) {
+            if !directive.contains('=')
+                && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+            {
+                return Err(bad(format!("{directive:?} is not a level")));
+            }
+        }
         tracing_subscriber::EnvFilter::builder()
             .parse(&self.level)
             .map(|_| ())
-            .map_err(|e| {
-                Invalid::new(format!(
-                    "[logging] level {:?}: {e}; use error, warn, info, debug or trace",
-                    self.level
-                ))
-            })
+            .map_err(|e| bad(e.to_string()))
     }
 }
 

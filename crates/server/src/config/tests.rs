@@ -1,76 +1,9 @@
-use std::sync::Arc;
-
-use klaxon_core::{
-    Event, GoDuration, Handler, HandlerError, Invalid, Registry, Service, ServiceConfig, TickShape,
-};
-use serde::{Deserialize, Serialize};
+use klaxon_core::Registry;
+// A handler kind that klaxond does not ship, so these tests see a `[fixture]` section discovered
+// from the registry.
+use klaxon_fixture_handler as _;
 
 use super::*;
-
-/// A handler kind that exists only in this test binary, so the config tests see a `[sample]`
-/// section discovered from the registry.
-#[derive(Debug)]
-struct SampleService;
-
-/// The sample section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct SampleConfig {
-    /// Whether it is on.
-    enabled: bool,
-    /// Where it sends.
-    url: String,
-    /// How long to wait.
-    timeout: GoDuration,
-}
-
-impl ServiceConfig for SampleConfig {
-    fn validate(&self) -> Result<(), Invalid> {
-        if self.enabled && self.url.is_empty() {
-            return Err(Invalid::new("must specify the sample URL"));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct Nothing;
-
-#[klaxon_core::async_trait]
-impl Handler for Nothing {
-    async fn handle(&self, _: &Event) -> Result<(), HandlerError> {
-        Ok(())
-    }
-}
-
-#[klaxon_core::async_trait]
-impl Service for SampleService {
-    const KIND: &'static str = "sample";
-    const DESCRIPTION: &'static str = "a handler kind for configuration tests";
-    const TICK: TickShape = TickShape::new("sample");
-    type Config = SampleConfig;
-    type Options = SampleConfig;
-    type TestOptions = SampleConfig;
-
-    fn new(_: SampleConfig) -> Self {
-        SampleService
-    }
-    fn update(&self, _: SampleConfig) {}
-    fn default_options(&self) -> SampleConfig {
-        SampleConfig::default()
-    }
-    fn handler(&self, _: SampleConfig) -> Result<Arc<dyn Handler>, Invalid> {
-        Ok(Arc::new(Nothing))
-    }
-    fn test_options(&self) -> SampleConfig {
-        SampleConfig::default()
-    }
-    async fn test(&self, _: SampleConfig) -> Result<(), HandlerError> {
-        Ok(())
-    }
-}
-
-klaxon_core::register_service!(SampleService);
 
 fn registry() -> Registry {
     Registry::linked().unwrap()
@@ -99,7 +32,7 @@ fn unknown_section_is_named_with_the_known_ones() {
     let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: unknown section [nosuch]; known sections: http, logging, sample (top-level keys: data-dir)"
+        "config file FILE: unknown section [nosuch]; known sections: fixture, http, logging (top-level keys: data-dir)"
     );
 }
 
@@ -110,10 +43,10 @@ fn unknown_key_is_named_with_the_known_ones() {
         err,
         r#"config file FILE: [http]: unknown key "bind-adress", expected one of: bind-address"#
     );
-    let err = load_text("[sample]\nurll = \"x\"\n").unwrap_err();
+    let err = load_text("[fixture]\npaht = \"x\"\n").unwrap_err();
     assert_eq!(
         err,
-        r#"config file FILE: [sample]: unknown key "urll", expected one of: enabled, timeout, url"#
+        r#"config file FILE: [fixture]: unknown key "paht", expected one of: enabled, path, timeout"#
     );
 }
 
@@ -129,9 +62,9 @@ fn bad_values_name_the_key() {
         err.contains(r#"bind-address "localhost" is not host:port"#),
         "{err}"
     );
-    let err = load_text("[sample]\ntimeout = \"soon\"\n").unwrap_err();
+    let err = load_text("[fixture]\ntimeout = \"soon\"\n").unwrap_err();
     assert!(
-        err.starts_with(r#"config file FILE: [sample]: key "timeout": invalid duration "soon""#),
+        err.starts_with(r#"config file FILE: [fixture]: key "timeout": invalid duration "soon""#),
         "{err}"
     );
     let err = load_text("[logging]\nformat = \"xml\"\n").unwrap_err();
@@ -140,10 +73,10 @@ fn bad_values_name_the_key() {
 
 #[test]
 fn handler_validation_runs_at_load() {
-    let err = load_text("[sample]\nenabled = true\n").unwrap_err();
+    let err = load_text("[fixture]\nenabled = true\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: [sample]: must specify the sample URL"
+        "config file FILE: [fixture]: must specify the fixture path"
     );
 }
 
@@ -173,8 +106,8 @@ fn environment_overrides_file_and_defaults() {
             "127.0.0.1:1234".to_owned(),
         ),
         ("KLAXON_DATA_DIR".to_owned(), "/tmp/kd".to_owned()),
-        ("KLAXON_SAMPLE_ENABLED".to_owned(), "true".to_owned()),
-        ("KLAXON_SAMPLE_URL".to_owned(), "http://x".to_owned()),
+        ("KLAXON_FIXTURE_ENABLED".to_owned(), "true".to_owned()),
+        ("KLAXON_FIXTURE_PATH".to_owned(), "/tmp/x".to_owned()),
         ("KLAXON_URL".to_owned(), "ignored: the CLI's".to_owned()),
         ("PATH".to_owned(), "/bin".to_owned()),
     ];
@@ -182,7 +115,7 @@ fn environment_overrides_file_and_defaults() {
     assert_eq!(config.server.http.bind_address, "127.0.0.1:1234");
     assert_eq!(config.server.data_dir, PathBuf::from("/tmp/kd"));
     assert_eq!(
-        config.handler_section("sample", &registry())["enabled"],
+        config.handler_section("fixture", &registry())["enabled"],
         Value::Bool(true)
     );
 }
@@ -197,13 +130,13 @@ fn environment_errors_name_the_variable() {
         err,
         "environment: KLAXON_HTTP_BIND_ADRESS names no key of [http]; its variables are: KLAXON_HTTP_BIND_ADDRESS"
     );
-    let env = vec![("KLAXON_SAMPLE_ENABLED".to_owned(), "perhaps".to_owned())];
+    let env = vec![("KLAXON_FIXTURE_ENABLED".to_owned(), "perhaps".to_owned())];
     let err = Config::load(None, env, &registry())
         .unwrap_err()
         .to_string();
     assert_eq!(
         err,
-        r#"environment: KLAXON_SAMPLE_ENABLED="perhaps": expected true or false"#
+        r#"environment: KLAXON_FIXTURE_ENABLED="perhaps": expected true or false"#
     );
 }
 
@@ -217,7 +150,7 @@ fn rendered_config_is_valid_toml_that_loads_back_to_the_same_values() {
     assert_eq!(reloaded.server, config.server);
     assert_eq!(reloaded.to_json(&registry), config.to_json(&registry));
     assert!(
-        text.contains("[sample]\n# Whether it is on.\nenabled = false\n"),
+        text.contains("[fixture]\n# Whether the service test may run.\nenabled = false\n"),
         "{text}"
     );
 }
