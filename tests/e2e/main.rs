@@ -1,0 +1,7 @@
+//! End-to-end tests: a real klaxond process on a loopback port, driven over HTTP and through the
+//! real `klaxon` CLI. One test binary (modules below) keeps link time down.
+
+mod config;
+mod ping;
+mod registry;
+mod service_tests;

@@ -1,0 +1,446 @@
+//! The end-to-end test harness: builds the real `klaxond` and `klaxon` binaries once, starts
+//! klaxond on an ephemeral loopback port with a temporary data dir and config, waits for it, and
+//! stops it.
+//!
+//! ```no_run
+//! let server = klaxon_e2e::Klaxond::start();
+//! let response = server.get("/kapacitor/v1/ping");
+//! assert_eq!(response.status(), 204);
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long anything in these tests may take before it counts as hung: generous, because CI
+/// runs on a loaded two-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The directory cargo puts binaries of this profile in (next to this test executable).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-hash -> target/<profile>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds klaxond and klaxon once per test process (a no-op when they are fresh) and returns
+/// the directory that holds them. Cargo releases its build lock while tests run, so this
+/// nested build works inside `cargo test`.
+pub fn binaries() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut command = Command::new(env!("CARGO"));
+        command.current_dir(workspace_root()).args([
+            "build",
+            "--quiet",
+            "-p",
+            "klaxond",
+            "-p",
+            "klaxon-cli",
+        ]);
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        let status = command.status().expect("run cargo build");
+        assert!(status.success(), "building klaxond and klaxon failed");
+        bin_dir()
+    })
+}
+
+/// The path of the `klaxond` binary.
+pub fn klaxond_bin() -> PathBuf {
+    binaries().join("klaxond")
+}
+
+/// The path of the `klaxon` CLI binary.
+pub fn klaxon_bin() -> PathBuf {
+    binaries().join("klaxon")
+}
+
+/// Waits until `condition` holds, polling; panics with `what` after [`DEADLINE`].
+pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    while !condition() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// How to start a klaxond.
+#[derive(Debug, Default, Clone)]
+pub struct KlaxondBuilder {
+    config: String,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    binary: Option<PathBuf>,
+    verbatim: Option<String>,
+}
+
+impl KlaxondBuilder {
+    /// Appends TOML to the config file (the harness sets data-dir and the bind address itself).
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config.push_str(toml);
+        self.config.push('\n');
+        self
+    }
+
+    /// Sets an environment variable for the process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a command-line argument.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_owned());
+        self
+    }
+
+    /// Uses `toml` as the whole config file, as a user would write it; the harness then moves
+    /// only the bind address (to an ephemeral port) and the data dir (to a temporary one) through
+    /// `KLAXON_HTTP_BIND_ADDRESS` and `KLAXON_DATA_DIR`.
+    pub fn verbatim_config(mut self, toml: &str) -> Self {
+        self.verbatim = Some(toml.to_owned());
+        self
+    }
+
+    /// Runs another server binary than the stock klaxond (a custom build).
+    pub fn binary(mut self, path: PathBuf) -> Self {
+        self.binary = Some(path);
+        self
+    }
+
+    /// Starts the server and waits until it answers ping.
+    pub fn start(self) -> Klaxond {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let config_path = dir.path().join("klaxon.toml");
+        let mut builder = self;
+        let text = match builder.verbatim.take() {
+            Some(text) => {
+                builder
+                    .env
+                    .push(("KLAXON_HTTP_BIND_ADDRESS".into(), "127.0.0.1:0".into()));
+                builder
+                    .env
+                    .push(("KLAXON_DATA_DIR".into(), data_dir.display().to_string()));
+                text
+            }
+            None => {
+                let mut text = format!("data-dir = {:?}\n", data_dir.display().to_string());
+                // Section-less keys must come before any [section] in the user's TOML.
+                let (top, rest) = split_top_level(&builder.config);
+                text.push_str(&top);
+                text.push_str("\n[http]\nbind-address = \"127.0.0.1:0\"\n");
+                text.push_str(&rest);
+                text
+            }
+        };
+        std::fs::write(&config_path, text).expect("write config");
+        let mut server = Klaxond {
+            dir,
+            config_path,
+            builder,
+            child: None,
+            addr: None,
+            log: Arc::new((Mutex::new(String::new()), Condvar::new())),
+        };
+        server.spawn();
+        server
+    }
+}
+
+/// Splits a TOML snippet into its leading section-less lines and the rest, merging any `[http]`
+/// keys of the user into the harness's `[http]` table.
+fn split_top_level(config: &str) -> (String, String) {
+    let mut top = String::new();
+    let mut rest = String::new();
+    let mut in_section = false;
+    for line in config.lines() {
+        if line.trim_start().starts_with('[') {
+            in_section = true;
+        }
+        let target = if in_section { &mut rest } else { &mut top };
+        target.push_str(line);
+        target.push('\n');
+    }
+    // The harness writes its own [http] header; a user [http] section becomes keys under it.
+    let rest = rest.replacen("[http]\n", "", 1);
+    (top, rest)
+}
+
+type SharedLog = Arc<(Mutex<String>, Condvar)>;
+
+/// A running klaxond process. Dropping it kills the process.
+#[derive(Debug)]
+pub struct Klaxond {
+    dir: tempfile::TempDir,
+    config_path: PathBuf,
+    builder: KlaxondBuilder,
+    child: Option<Child>,
+    addr: Option<SocketAddr>,
+    log: SharedLog,
+}
+
+impl Klaxond {
+    /// A klaxond with the default configuration.
+    pub fn start() -> Klaxond {
+        Klaxond::builder().start()
+    }
+
+    /// A builder for a customised klaxond.
+    pub fn builder() -> KlaxondBuilder {
+        KlaxondBuilder::default()
+    }
+
+    fn spawn(&mut self) {
+        let binary = self.builder.binary.clone().unwrap_or_else(klaxond_bin);
+        let mut command = Command::new(binary);
+        command
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(&self.builder.args)
+            .env_remove("RUST_LOG")
+            .envs(self.builder.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn klaxond");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::clone(&self.log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let (text, changed) = &*log;
+                let mut text = text.lock().unwrap_or_else(|e| e.into_inner());
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        self.child = Some(child);
+        let start_of_run = self.log_text().len();
+        let addr = self.wait_for_log_from(start_of_run, "klaxon listening", listening_address);
+        self.addr = Some(addr);
+        let client = reqwest::blocking::Client::new();
+        let ping = format!("{}/kapacitor/v1/ping", self.url());
+        wait_for("klaxond to answer ping", || {
+            client.get(&ping).send().is_ok_and(|r| r.status() == 204)
+        });
+    }
+
+    /// Waits for a log line (after byte `from`) containing `needle` and parses it with `parse`.
+    fn wait_for_log_from<T>(
+        &mut self,
+        from: usize,
+        needle: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> T {
+        let start = Instant::now();
+        let log = Arc::clone(&self.log);
+        let (text, changed) = &*log;
+        let mut guard = text.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(found) = guard[from.min(guard.len())..]
+                .lines()
+                .filter(|l| l.contains(needle))
+                .find_map(&parse)
+            {
+                return found;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                drop(guard);
+                // Give the reader thread a moment to drain what the process printed last.
+                std::thread::sleep(Duration::from_millis(50));
+                panic!(
+                    "klaxond exited with {status} before {needle:?}; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "no log line {needle:?}; log:\n{guard}"
+            );
+            guard = changed
+                .wait_timeout(guard, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Everything the process (and its earlier runs) wrote to stderr.
+    pub fn log_text(&self) -> String {
+        self.log.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        self.wait_for_log_from(0, needle, |line| Some(line.to_owned()))
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.expect("server started")
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// The temporary directory holding the config and data dir.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// A blocking GET of `path` on this server.
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        http_client()
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .expect("GET")
+    }
+
+    /// A blocking request with a JSON (or any text) body.
+    pub fn send(&self, method: &str, path: &str, body: &str) -> reqwest::blocking::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        http_client()
+            .request(method, format!("{}{path}", self.url()))
+            .body(body.to_owned())
+            .send()
+            .expect("request")
+    }
+
+    /// Runs the `klaxon` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(klaxon_bin())
+            .args(args)
+            .env("KLAXON_URL", self.url())
+            .env_remove("KAPACITOR_URL")
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run klaxon")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        wait_exit(child)
+    }
+
+    /// Kills the process with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again with the same config and data dir, on a new port.
+    pub fn restart(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && child.try_wait().ok().flatten().is_none()
+        {
+            self.stop();
+        }
+        self.spawn();
+    }
+}
+
+/// The address in a "klaxon listening" line, logfmt (`address=...`) or JSON (`"address":"..."`).
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    let logfmt = line
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("address="));
+    let json = || {
+        let rest = &line[line.find("\"address\":\"")? + 11..];
+        Some(&rest[..rest.find('"')?])
+    };
+    logfmt.or_else(json)?.parse().ok()
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "klaxond did not exit within {DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Klaxond {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn http_client() -> &'static reqwest::blocking::Client {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(DEADLINE)
+            .build()
+            .expect("http client")
+    })
+}
+
+/// Runs klaxond with arguments to completion (for `klaxond config`, bad configs...); a process
+/// still running after [`DEADLINE`] (a config wrongly accepted) is killed and fails the test.
+pub fn run_klaxond(args: &[&str], dir: &Path) -> Output {
+    let mut child = Command::new(klaxond_bin())
+        .args(args)
+        .env_remove("KLAXON_CONFIG")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run klaxond");
+    let start = Instant::now();
+    while child.try_wait().expect("wait for klaxond").is_none() {
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect output");
+            panic!(
+                "klaxond {args:?} still running after {DEADLINE:?}; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect output")
+}
