@@ -1,0 +1,1 @@
+//! Klaxon's stream-task logic, pure: points in, alert events out. No IO, no async.
