@@ -1,0 +1,1 @@
+//! Klaxon's alert service: topics, topic handlers, delivery workers and storage.
