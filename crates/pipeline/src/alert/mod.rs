@@ -1,0 +1,518 @@
+//! The alert node: levels from lambdas, per-group state, templates, and the events it emits.
+
+mod state;
+mod template;
+
+use std::collections::HashMap;
+
+use klaxon_core::{
+    AlertResult, Event, EventData, EventState, FieldValue, GoDuration, Level, Registry, Row,
+};
+use klaxon_tick::{Lambda, Node, Property, Span};
+use serde_json::Value;
+
+pub use state::{AlertState, Decision, LevelPredicates, Rules, determine_level};
+pub use template::{ServerInfo, TemplateError, TemplateInput, Templates, html_escape};
+
+use crate::props::{self, once, unknown_property};
+use crate::{Context, DefineError, GroupId, Point};
+
+/// The alert node's own properties (handlers come from the registry).
+const PROPERTIES: &[&str] = &[
+    "id",
+    "message",
+    "details",
+    "info",
+    "warn",
+    "crit",
+    "infoReset",
+    "warnReset",
+    "critReset",
+    "history",
+    "flapping",
+    "stateChangesOnly",
+    "noRecoveries",
+    "topic",
+    "levelTag",
+    "levelField",
+    "idTag",
+    "idField",
+    "messageField",
+    "durationField",
+    "category",
+];
+
+/// A handler written inline in the alert node (`.exec(...)`, `.tcp(...)`, `.foo().room(...)`),
+/// as the kind and the JSON options its handler crate decodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineHandler {
+    /// The handler kind.
+    pub kind: &'static str,
+    /// The options built from the call and its chained properties.
+    pub options: Value,
+    /// Where the handler property is written.
+    pub span: Span,
+}
+
+/// What an alert node emits for one point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEmission {
+    /// The node ID, such as `alert2`.
+    pub node: String,
+    /// The event; its `topic` and `previous_level` are set by the topic that collects it.
+    pub event: Event,
+    /// Whether the node has inline handlers, so the event goes to its anonymous topic
+    /// `main:<task>:<node>`.
+    pub anonymous: bool,
+    /// The `.topic()` to publish to.
+    pub topic: Option<String>,
+}
+
+/// A compiled alert node.
+#[derive(Debug)]
+pub struct AlertNode {
+    id: String,
+    task: String,
+    server: ServerInfo,
+    levels: [Option<Lambda>; 4],
+    resets: [Option<Lambda>; 4],
+    rules: Rules,
+    templates: Templates,
+    topic: Option<String>,
+    handlers: Vec<InlineHandler>,
+    category: String,
+    level_tag: Option<String>,
+    level_field: Option<String>,
+    id_tag: Option<String>,
+    id_field: Option<String>,
+    message_field: Option<String>,
+    duration_field: Option<String>,
+    states: HashMap<GroupId, AlertState>,
+}
+
+fn level_slot(name: &str) -> Option<(Level, bool)> {
+    Some(match name {
+        "info" => (Level::Info, false),
+        "warn" => (Level::Warning, false),
+        "crit" => (Level::Critical, false),
+        "infoReset" => (Level::Info, true),
+        "warnReset" => (Level::Warning, true),
+        "critReset" => (Level::Critical, true),
+        _ => return None,
+    })
+}
+
+impl AlertNode {
+    /// Compiles `|alert()` and its properties; handler properties are looked up in `registry`.
+    pub fn compile(
+        node: &Node,
+        task: &str,
+        server: &ServerInfo,
+        registry: &Registry,
+    ) -> Result<AlertNode, DefineError> {
+        node.expect_args(0, 0)?;
+        let mut levels: [Option<Lambda>; 4] = Default::default();
+        let mut resets: [Option<Lambda>; 4] = Default::default();
+        let mut rules = Rules::default();
+        let (mut id, mut message, mut details) = (None, None, None);
+        let mut template_spans = [node.span; 3];
+        let mut out = AlertNode {
+            id: node.id(),
+            task: task.to_owned(),
+            server: server.clone(),
+            levels: Default::default(),
+            resets: Default::default(),
+            rules,
+            templates: Templates::new(None, None, None)
+                .map_err(|e| DefineError::new(node.span, e.to_string()))?,
+            topic: None,
+            handlers: Vec::new(),
+            category: String::new(),
+            level_tag: None,
+            level_field: None,
+            id_tag: None,
+            id_field: None,
+            message_field: None,
+            duration_field: None,
+            states: HashMap::new(),
+        };
+        let mut properties = node.properties.iter().peekable();
+        while let Some(property) = properties.next() {
+            let name = property.name.as_str();
+            if let Some((level, reset)) = level_slot(name) {
+                let slot = if reset { &mut resets } else { &mut levels };
+                once(&slot[level as usize], property)?;
+                slot[level as usize] = Some(props::predicate(property)?);
+                continue;
+            }
+            let text = |p: &Property| -> Result<String, DefineError> {
+                p.expect_args(1, 1)?;
+                Ok(p.arg(0).as_str()?.to_owned())
+            };
+            match name {
+                "id" => {
+                    once(&id, property)?;
+                    id = Some(text(property)?);
+                    template_spans[0] = props::first_arg_span(property);
+                }
+                "message" => {
+                    once(&message, property)?;
+                    message = Some(text(property)?);
+                    template_spans[1] = props::first_arg_span(property);
+                }
+                "details" => {
+                    once(&details, property)?;
+                    details = Some(text(property)?);
+                    template_spans[2] = props::first_arg_span(property);
+                }
+                "history" => {
+                    property.expect_args(1, 1)?;
+                    let n = property.arg(0).as_int()?;
+                    // Kapacitor forces at least 2.
+                    rules.history = usize::try_from(n).unwrap_or(0).max(2);
+                }
+                "flapping" => {
+                    property.expect_args(2, 2)?;
+                    let (low, high) = (property.arg(0).as_float()?, property.arg(1).as_float()?);
+                    if low > 1.0 || high > 1.0 || low > high {
+                        return Err(DefineError::new(
+                            property.span,
+                            format!(
+                                ".flapping({low}, {high}): both thresholds must be at most 1 and low <= high"
+                            ),
+                        ));
+                    }
+                    rules.flapping = Some((low, high));
+                }
+                "stateChangesOnly" => {
+                    property.expect_args(0, 1)?;
+                    let interval = if property.args.is_empty() {
+                        0
+                    } else {
+                        property.arg(0).as_duration()?
+                    };
+                    rules.state_changes_only = Some(GoDuration::from_nanos(interval));
+                }
+                "noRecoveries" => {
+                    property.expect_args(0, 0)?;
+                    rules.no_recoveries = true;
+                }
+                "topic" => out.topic = Some(text(property)?),
+                "category" => out.category = text(property)?,
+                "levelTag" => out.level_tag = Some(text(property)?),
+                "levelField" => out.level_field = Some(text(property)?),
+                "idTag" => out.id_tag = Some(text(property)?),
+                "idField" => out.id_field = Some(text(property)?),
+                "messageField" => out.message_field = Some(text(property)?),
+                "durationField" => out.duration_field = Some(text(property)?),
+                _ => {
+                    let handler = inline_handler(property, &mut properties, registry)?;
+                    out.handlers.push(handler);
+                }
+            }
+        }
+        let templates = Templates::new(id.as_deref(), message.as_deref(), details.as_deref())
+            .map_err(|e| {
+                let span = match e.property {
+                    "id" => template_spans[0],
+                    "message" => template_spans[1],
+                    _ => template_spans[2],
+                };
+                DefineError::new(span, e.to_string())
+            })?;
+        out.templates = templates;
+        out.levels = levels;
+        out.resets = resets;
+        out.rules = rules;
+        Ok(out)
+    }
+
+    /// The node ID (`alert2`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The inline handlers.
+    pub fn handlers(&self) -> &[InlineHandler] {
+        &self.handlers
+    }
+
+    /// The `.topic()`, if any.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
+    }
+
+    /// Processes one point of `group`; returns the point to pass on (augmented as the node's
+    /// tag and field options say) when an event was emitted.
+    pub fn process(
+        &mut self,
+        point: &Point,
+        group: &GroupId,
+        ctx: &mut dyn Context,
+    ) -> Option<Point> {
+        let input = TemplateInput {
+            name: &point.name,
+            task_name: &self.task,
+            group: &group.0,
+            tags: &point.tags,
+            fields: &point.fields,
+            server: &self.server,
+        };
+        let id = match self.templates.id(&input) {
+            Ok(id) => id,
+            Err(e) => {
+                ctx.point_error(&self.id, e);
+                return None;
+            }
+        };
+        let history = self.rules.history;
+        let state = self.states.entry(group.clone()).or_insert_with(|| {
+            match ctx.restore(&self.id, self.topic.as_deref(), &id) {
+                Some((level, time)) => AlertState::restored(history, level, time),
+                None => AlertState::new(history),
+            }
+        });
+        let mut predicates = Predicates {
+            levels: &mut self.levels,
+            resets: &mut self.resets,
+            point,
+            errors: Vec::new(),
+        };
+        let level = determine_level(&mut predicates, state.level());
+        for error in predicates.errors {
+            ctx.point_error(&self.id, error);
+        }
+        let Decision::Emit { level, duration } = state.update(level, point.time, &self.rules)
+        else {
+            return None;
+        };
+        let message = match self
+            .templates
+            .message(&input, &id, level, point.time, duration)
+        {
+            Ok(m) => m,
+            Err(e) => {
+                ctx.point_error(&self.id, e);
+                return None;
+            }
+        };
+        let details = match self
+            .templates
+            .details(&input, &id, level, point.time, duration, &message)
+        {
+            Ok(d) => d,
+            Err(e) => {
+                ctx.point_error(&self.id, e);
+                return None;
+            }
+        };
+        let out = self.augment(point, &id, level, &message, duration);
+        let event = Event {
+            topic: String::new(),
+            state: EventState {
+                id,
+                message,
+                details,
+                time: point.time,
+                duration,
+                level,
+            },
+            data: EventData {
+                name: point.name.clone(),
+                task_name: self.task.clone(),
+                category: self.category.clone(),
+                group: group.0.clone(),
+                tags: point.tags.clone(),
+                fields: point.fields.clone(),
+                recoverable: !self.rules.no_recoveries,
+                result: AlertResult {
+                    series: vec![Row::from_point(
+                        &point.name,
+                        &point.tags,
+                        &point.fields,
+                        point.time,
+                    )],
+                },
+            },
+            previous_level: Level::Ok,
+        };
+        ctx.emit(AlertEmission {
+            node: self.id.clone(),
+            event,
+            anonymous: !self.handlers.is_empty(),
+            topic: self.topic.clone(),
+        });
+        Some(out)
+    }
+
+    /// The point passed to child nodes: the tag and field options added.
+    fn augment(
+        &self,
+        point: &Point,
+        id: &str,
+        level: Level,
+        message: &str,
+        duration: GoDuration,
+    ) -> Point {
+        let mut out = point.clone();
+        let mut tag = |name: &Option<String>, value: &str| {
+            if let Some(name) = name {
+                out.tags.insert(name.clone(), value.to_owned());
+            }
+        };
+        tag(&self.level_tag, level.as_str());
+        tag(&self.id_tag, id);
+        let mut field = |name: &Option<String>, value: FieldValue| {
+            if let Some(name) = name {
+                out.fields.insert(name.clone(), value);
+            }
+        };
+        field(
+            &self.level_field,
+            FieldValue::String(level.as_str().to_owned()),
+        );
+        field(&self.id_field, FieldValue::String(id.to_owned()));
+        field(&self.message_field, FieldValue::String(message.to_owned()));
+        field(&self.duration_field, FieldValue::Int(duration.as_nanos()));
+        out
+    }
+}
+
+/// Reads a handler property and the chained properties that follow it.
+fn inline_handler<'p>(
+    property: &Property,
+    rest: &mut std::iter::Peekable<impl Iterator<Item = &'p Property>>,
+    registry: &Registry,
+) -> Result<InlineHandler, DefineError> {
+    let Some(registration) = registry.iter().find(|r| r.tick().property == property.name) else {
+        return Err(unknown_handler_or_property(property, registry));
+    };
+    let positional = property
+        .args
+        .iter()
+        .map(props::literal_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    let shape = registration.tick();
+    let mut chained = Vec::new();
+    while let Some(next) = rest.peek() {
+        if shape.chained_property(&next.name).is_none() {
+            break;
+        }
+        let args = next
+            .args
+            .iter()
+            .map(props::literal_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        chained.push((next.name.as_str(), args));
+        rest.next();
+    }
+    let options = shape
+        .build_options(&positional, &chained)
+        .map_err(|e| DefineError::new(property.span, format!("{}: {e}", registration.kind())))?;
+    Ok(InlineHandler {
+        kind: registration.kind(),
+        options,
+        span: property.span,
+    })
+}
+
+fn unknown_handler_or_property(property: &Property, registry: &Registry) -> DefineError {
+    let close = PROPERTIES
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(&property.name) || edit_distance(p, &property.name) <= 2);
+    match close {
+        Some(close) => DefineError::new(
+            property.span,
+            format!(
+                "|alert() has no property .{}(); did you mean .{close}()?",
+                property.name
+            ),
+        ),
+        None => {
+            let handlers: Vec<&str> = registry.iter().map(|r| r.tick().property).collect();
+            let mut err = unknown_property("alert", property, PROPERTIES);
+            err.message = format!(
+                "no handler {:?} in this server; it has: {}",
+                property.name,
+                if handlers.is_empty() {
+                    "none".to_owned()
+                } else {
+                    handlers.join(", ")
+                }
+            );
+            err
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+struct Predicates<'a> {
+    levels: &'a mut [Option<Lambda>; 4],
+    resets: &'a mut [Option<Lambda>; 4],
+    point: &'a Point,
+    errors: Vec<String>,
+}
+
+impl Predicates<'_> {
+    fn eval(slot: &mut Option<Lambda>, point: &Point, errors: &mut Vec<String>) -> Option<bool> {
+        let lambda = slot.as_mut()?;
+        match lambda.eval_bool(point) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                // Reference 6.3: an expression error is logged and counts as false.
+                errors.push(e.to_string());
+                Some(false)
+            }
+        }
+    }
+}
+
+impl LevelPredicates for Predicates<'_> {
+    fn level_true(&mut self, level: Level) -> bool {
+        Self::eval(
+            &mut self.levels[level as usize],
+            self.point,
+            &mut self.errors,
+        )
+        .unwrap_or(false)
+    }
+
+    fn reset_true(&mut self, level: Level) -> Option<bool> {
+        Self::eval(
+            &mut self.resets[level as usize],
+            self.point,
+            &mut self.errors,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("crit", "critt"), 1);
+        assert_eq!(edit_distance("crit", "crit"), 0);
+        assert_eq!(edit_distance("exec", "crit"), 4);
+    }
+}

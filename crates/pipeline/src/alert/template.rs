@@ -1,0 +1,442 @@
+//! The alert node's `.id()`, `.message()` and `.details()` templates: Go's text/template (and
+//! html/template for details) through gotmpl, with Kapacitor's defaults and data (reference 1.6).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gotmpl::Value;
+use klaxon_core::{FieldValue, GoDuration, Level, Timestamp};
+use serde::Serialize;
+
+/// Kapacitor's default `.id()`.
+pub const DEFAULT_ID: &str = "{{ .Name }}:{{ .Group }}";
+/// Kapacitor's default `.message()`.
+pub const DEFAULT_MESSAGE: &str = "{{ .ID }} is {{ .Level }}";
+/// Kapacitor's default `.details()`.
+pub const DEFAULT_DETAILS: &str = "{{ json . }}";
+
+/// Identifies the server in templates (`.ServerInfo.Hostname`...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServerInfo {
+    /// The host name.
+    pub hostname: String,
+    /// The cluster ID.
+    #[serde(rename = "ClusterID")]
+    pub cluster_id: String,
+    /// The server ID.
+    #[serde(rename = "ServerID")]
+    pub server_id: String,
+}
+
+/// What the templates of one point see.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateInput<'a> {
+    /// The measurement.
+    pub name: &'a str,
+    /// The task.
+    pub task_name: &'a str,
+    /// The group ID (`nil` without groupBy).
+    pub group: &'a str,
+    /// The point's tags.
+    pub tags: &'a BTreeMap<String, String>,
+    /// The point's fields.
+    pub fields: &'a BTreeMap<String, FieldValue>,
+    /// The server.
+    pub server: &'a ServerInfo,
+}
+
+/// The three compiled templates of an alert node.
+pub struct Templates {
+    id: gotmpl::Template,
+    message: gotmpl::Template,
+    details: Details,
+}
+
+enum Details {
+    /// `{{ json . }}`: rendered directly, so the object keeps Kapacitor's field order.
+    DefaultJson,
+    Custom(Box<gotmpl::html::Template>),
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // gotmpl's templates have no Debug; their names say which is which.
+        f.debug_struct("Templates")
+            .field("id", &self.id.name())
+            .field("message", &self.message.name())
+            .field(
+                "default_details",
+                &matches!(self.details, Details::DefaultJson),
+            )
+            .finish()
+    }
+}
+
+/// A template that does not parse: which property and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid .{property}() template: {reason}")]
+pub struct TemplateError {
+    /// `id`, `message` or `details`.
+    pub property: &'static str,
+    /// gotmpl's message.
+    pub reason: String,
+}
+
+impl Templates {
+    /// Parses the three templates (`None` for Kapacitor's defaults).
+    pub fn new(
+        id: Option<&str>,
+        message: Option<&str>,
+        details: Option<&str>,
+    ) -> Result<Templates, TemplateError> {
+        let text = |property: &'static str, source: &str| {
+            gotmpl::Template::new(property)
+                .parse(source)
+                .map_err(|e| TemplateError {
+                    property,
+                    reason: e.to_string(),
+                })
+        };
+        let details = match details {
+            None => Details::DefaultJson,
+            Some(source) if source.trim() == DEFAULT_DETAILS => Details::DefaultJson,
+            Some(source) => Details::Custom(Box::new(
+                gotmpl::html::Template::new("details")
+                    .func("json", json_func(true))
+                    .func("jsonCompact", json_func(false))
+                    .parse(source)
+                    .map_err(|e| TemplateError {
+                        property: "details",
+                        reason: e.to_string(),
+                    })?,
+            )),
+        };
+        Ok(Templates {
+            id: text("id", id.unwrap_or(DEFAULT_ID))?,
+            message: text("message", message.unwrap_or(DEFAULT_MESSAGE))?,
+            details,
+        })
+    }
+
+    /// Renders the ID.
+    pub fn id(&self, input: &TemplateInput<'_>) -> Result<String, String> {
+        self.id
+            .execute_to_string(&id_data(input))
+            .map_err(|e| format!("cannot render .id(): {e}"))
+    }
+
+    /// Renders the message.
+    pub fn message(
+        &self,
+        input: &TemplateInput<'_>,
+        id: &str,
+        level: Level,
+        time: Timestamp,
+        duration: GoDuration,
+    ) -> Result<String, String> {
+        self.message
+            .execute_to_string(&message_data(input, id, level, time, duration))
+            .map_err(|e| format!("cannot render .message(): {e}"))
+    }
+
+    /// Renders the details.
+    pub fn details(
+        &self,
+        input: &TemplateInput<'_>,
+        id: &str,
+        level: Level,
+        time: Timestamp,
+        duration: GoDuration,
+        message: &str,
+    ) -> Result<String, String> {
+        match &self.details {
+            Details::DefaultJson => Ok(default_details(input, id, level, time, duration, message)),
+            Details::Custom(template) => {
+                let Value::Map(map) = message_data(input, id, level, time, duration) else {
+                    return Err("template data is not a map".to_owned());
+                };
+                let mut map = (*map).clone();
+                map.insert("Message".into(), Value::String(message.into()));
+                template
+                    .execute_to_string(&Value::Map(Arc::new(map)))
+                    .map_err(|e| format!("cannot render .details(): {e}"))
+            }
+        }
+    }
+}
+
+fn string(s: &str) -> Value {
+    Value::String(s.into())
+}
+
+fn map(entries: impl IntoIterator<Item = (&'static str, Value)>) -> BTreeMap<Arc<str>, Value> {
+    entries
+        .into_iter()
+        .map(|(k, v)| (Arc::from(k), v))
+        .collect()
+}
+
+fn field_value(value: &FieldValue) -> Value {
+    match value {
+        FieldValue::Float(f) => Value::Float(*f),
+        FieldValue::Int(i) => Value::Int(*i),
+        FieldValue::UInt(u) => Value::Uint(*u),
+        FieldValue::String(s) => string(s),
+        FieldValue::Bool(b) => Value::Bool(*b),
+    }
+}
+
+fn id_map(input: &TemplateInput<'_>) -> BTreeMap<Arc<str>, Value> {
+    let tags = input
+        .tags
+        .iter()
+        .map(|(k, v)| (Arc::from(k.as_str()), string(v)))
+        .collect();
+    let server = map([
+        ("Hostname", string(&input.server.hostname)),
+        ("ClusterID", string(&input.server.cluster_id)),
+        ("ServerID", string(&input.server.server_id)),
+    ]);
+    map([
+        ("Name", string(input.name)),
+        ("TaskName", string(input.task_name)),
+        ("Group", string(input.group)),
+        ("Tags", Value::Map(Arc::new(tags))),
+        ("ServerInfo", Value::Map(Arc::new(server))),
+    ])
+}
+
+fn id_data(input: &TemplateInput<'_>) -> Value {
+    Value::Map(Arc::new(id_map(input)))
+}
+
+fn message_data(
+    input: &TemplateInput<'_>,
+    id: &str,
+    level: Level,
+    time: Timestamp,
+    duration: GoDuration,
+) -> Value {
+    let mut data = id_map(input);
+    let fields = input
+        .fields
+        .iter()
+        .map(|(k, v)| (Arc::from(k.as_str()), field_value(v)))
+        .collect();
+    data.insert("ID".into(), string(id));
+    data.insert("Fields".into(), Value::Map(Arc::new(fields)));
+    data.insert("Level".into(), string(level.as_str()));
+    // Go prints a time.Time and a time.Duration with these forms.
+    data.insert("Time".into(), string(&time.to_go_string()));
+    data.insert("Duration".into(), string(&duration.to_string()));
+    Value::Map(Arc::new(data))
+}
+
+/// The details data in Kapacitor's field order, for `{{ json . }}`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DetailsData<'a> {
+    name: &'a str,
+    task_name: &'a str,
+    group: &'a str,
+    tags: &'a BTreeMap<String, String>,
+    server_info: &'a ServerInfo,
+    #[serde(rename = "ID")]
+    id: &'a str,
+    fields: &'a BTreeMap<String, FieldValue>,
+    level: Level,
+    time: Timestamp,
+    duration: i64,
+    message: &'a str,
+}
+
+/// `{{ json . }}` in an HTML text context: Go's encoder output (with its newline), HTML-escaped.
+fn default_details(
+    input: &TemplateInput<'_>,
+    id: &str,
+    level: Level,
+    time: Timestamp,
+    duration: GoDuration,
+    message: &str,
+) -> String {
+    let data = DetailsData {
+        name: input.name,
+        task_name: input.task_name,
+        group: input.group,
+        tags: input.tags,
+        server_info: input.server,
+        id,
+        fields: input.fields,
+        level,
+        time,
+        duration: duration.as_nanos(),
+        message,
+    };
+    let mut json = klaxon_core::json::to_go_string(&data);
+    json.push('\n');
+    html_escape(&json)
+}
+
+/// Go's html/template escaping of text content.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for c in text.chars() {
+        match c {
+            '\0' => out.push('\u{FFFD}'),
+            '"' => out.push_str("&#34;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#39;"),
+            '+' => out.push_str("&#43;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `json` (with the encoder's newline) and `jsonCompact` template functions.
+fn json_func(newline: bool) -> impl Fn(&[Value]) -> gotmpl::Result<Value> + Send + Sync + 'static {
+    move |args: &[Value]| {
+        let value = args.first().map(to_json).unwrap_or(serde_json::Value::Null);
+        let mut text = klaxon_core::json::to_go_string(&value);
+        if newline {
+            text.push('\n');
+        }
+        Ok(Value::String(text.into()))
+    }
+}
+
+fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Uint(u) => serde_json::Value::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::List(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), to_json(v)))
+                .collect(),
+        ),
+        _ => serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input<'a>(
+        tags: &'a BTreeMap<String, String>,
+        fields: &'a BTreeMap<String, FieldValue>,
+        server: &'a ServerInfo,
+    ) -> TemplateInput<'a> {
+        TemplateInput {
+            name: "cpu",
+            task_name: "cpu_alert",
+            group: "nil",
+            tags,
+            fields,
+            server,
+        }
+    }
+
+    #[test]
+    fn defaults_match_kapacitor() {
+        let tags = BTreeMap::from([("host".to_owned(), "serverA".to_owned())]);
+        let fields = BTreeMap::from([("value".to_owned(), FieldValue::Float(10.0))]);
+        let server = ServerInfo::default();
+        let t = Templates::new(None, None, None).unwrap();
+        let input = input(&tags, &fields, &server);
+        let id = t.id(&input).unwrap();
+        assert_eq!(id, "cpu:nil");
+        let message = t
+            .message(
+                &input,
+                &id,
+                Level::Critical,
+                Timestamp::EPOCH,
+                GoDuration::ZERO,
+            )
+            .unwrap();
+        assert_eq!(message, "cpu:nil is CRITICAL");
+        let details = t
+            .details(
+                &input,
+                &id,
+                Level::Critical,
+                Timestamp::EPOCH,
+                GoDuration::ZERO,
+                &message,
+            )
+            .unwrap();
+        assert_eq!(
+            details,
+            "{&#34;Name&#34;:&#34;cpu&#34;,&#34;TaskName&#34;:&#34;cpu_alert&#34;,&#34;Group&#34;:&#34;nil&#34;,\
+             &#34;Tags&#34;:{&#34;host&#34;:&#34;serverA&#34;},&#34;ServerInfo&#34;:{&#34;Hostname&#34;:&#34;&#34;,\
+             &#34;ClusterID&#34;:&#34;&#34;,&#34;ServerID&#34;:&#34;&#34;},&#34;ID&#34;:&#34;cpu:nil&#34;,\
+             &#34;Fields&#34;:{&#34;value&#34;:10},&#34;Level&#34;:&#34;CRITICAL&#34;,\
+             &#34;Time&#34;:&#34;1970-01-01T00:00:00Z&#34;,&#34;Duration&#34;:0,\
+             &#34;Message&#34;:&#34;cpu:nil is CRITICAL&#34;}\n"
+        );
+    }
+
+    #[test]
+    fn kapacitor_idioms_render() {
+        let tags = BTreeMap::from([("host".to_owned(), "serverA".to_owned())]);
+        let fields = BTreeMap::from([("value".to_owned(), FieldValue::Float(97.5))]);
+        let server = ServerInfo::default();
+        let t = Templates::new(
+            Some("kapacitor.{{ .Name }}.{{ index .Tags \"host\" }}"),
+            Some("{{ .ID }} {{ .Level }} value={{ index .Fields \"value\" }} for {{ .Duration }} at {{ .Time }}"),
+            Some("{{ .Message }} <b>"),
+        )
+        .unwrap();
+        let input = input(&tags, &fields, &server);
+        let id = t.id(&input).unwrap();
+        assert_eq!(id, "kapacitor.cpu.serverA");
+        let m = t
+            .message(
+                &input,
+                &id,
+                Level::Warning,
+                Timestamp::from_nanos(1_000_000_000),
+                GoDuration::from_secs(90),
+            )
+            .unwrap();
+        assert_eq!(
+            m,
+            "kapacitor.cpu.serverA WARNING value=97.5 for 1m30s at 1970-01-01 00:00:01 +0000 UTC"
+        );
+        let d = t
+            .details(
+                &input,
+                &id,
+                Level::Warning,
+                Timestamp::EPOCH,
+                GoDuration::ZERO,
+                "a<b",
+            )
+            .unwrap();
+        assert_eq!(d, "a&lt;b <b>");
+    }
+
+    #[test]
+    fn bad_templates_name_the_property() {
+        let err = Templates::new(Some("{{ .Name "), None, None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid .id() template: "),
+            "{err}"
+        );
+        let err = Templates::new(None, None, Some("{{ if }}")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid .details() template: "),
+            "{err}"
+        );
+    }
+}
