@@ -13,6 +13,7 @@
 
 pub mod alert;
 mod error;
+pub mod ingest;
 mod nodes;
 mod point;
 mod props;

@@ -1,0 +1,261 @@
+//! Line protocol in, points out: InfluxData's parser, Kapacitor's precisions, and errors that name
+//! the line.
+
+use std::str::FromStr;
+
+use influxdb_line_protocol::{FieldValue as LpValue, parse_lines, split_lines};
+use klaxon_core::{FieldValue, Timestamp};
+
+use crate::Point;
+
+/// The unit of the timestamps in a write (`precision=` of `/write`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// `n` or `ns` (the default).
+    #[default]
+    Nanoseconds,
+    /// `u`, `us` or `µ`.
+    Microseconds,
+    /// `ms`.
+    Milliseconds,
+    /// `s`.
+    Seconds,
+    /// `m`.
+    Minutes,
+    /// `h`.
+    Hours,
+}
+
+impl Precision {
+    fn nanos(self) -> i64 {
+        match self {
+            Precision::Nanoseconds => 1,
+            Precision::Microseconds => 1_000,
+            Precision::Milliseconds => 1_000_000,
+            Precision::Seconds => 1_000_000_000,
+            Precision::Minutes => 60_000_000_000,
+            Precision::Hours => 3_600_000_000_000,
+        }
+    }
+}
+
+/// A `precision` that is not one of Kapacitor's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid precision {0:?}; use n, u, ms, s, m or h")]
+pub struct InvalidPrecision(pub String);
+
+impl FromStr for Precision {
+    type Err = InvalidPrecision;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "" | "n" | "ns" => Precision::Nanoseconds,
+            "u" | "us" | "µ" => Precision::Microseconds,
+            "ms" => Precision::Milliseconds,
+            "s" => Precision::Seconds,
+            "m" => Precision::Minutes,
+            "h" => Precision::Hours,
+            other => return Err(InvalidPrecision(other.to_owned())),
+        })
+    }
+}
+
+/// A line that is not valid line protocol: which line (1-based) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct LineError {
+    /// The line number in the body, counting from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Parses a whole body; the first bad line rejects all of it, so nothing from a rejected body is
+/// processed. Points without a timestamp get `now`.
+///
+/// ```
+/// use klaxon_pipeline::ingest::{parse, Precision};
+/// let points = parse("cpu,host=a usage_idle=5 10\n", "telegraf", "autogen", Precision::Seconds, klaxon_core::Timestamp::EPOCH).unwrap();
+/// assert_eq!(points[0].time.as_nanos(), 10_000_000_000);
+/// let err = parse("cpu usage_idle=\n", "db", "rp", Precision::Nanoseconds, klaxon_core::Timestamp::EPOCH).unwrap_err();
+/// assert_eq!(err.line, 1);
+/// ```
+pub fn parse(
+    body: &str,
+    database: &str,
+    retention_policy: &str,
+    precision: Precision,
+    now: Timestamp,
+) -> Result<Vec<Point>, LineError> {
+    let mut points = Vec::new();
+    let start = body.as_ptr() as usize;
+    for raw in split_lines(body) {
+        let offset = (raw.as_ptr() as usize)
+            .saturating_sub(start)
+            .min(body.len());
+        let line = body[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
+        let fail = |message: String| LineError { line, message };
+        let Some(parsed) = parse_lines(raw).next() else {
+            continue;
+        };
+        let parsed = parsed.map_err(|e| fail(describe(&e, raw)))?;
+        let time = match parsed.timestamp {
+            None => now,
+            Some(t) => {
+                Timestamp::from_nanos(t.checked_mul(precision.nanos()).ok_or_else(|| {
+                    fail(format!(
+                        "timestamp {t} is out of range for precision {precision:?}"
+                    ))
+                })?)
+            }
+        };
+        let mut point = Point {
+            database: database.to_owned(),
+            retention_policy: retention_policy.to_owned(),
+            name: parsed.series.measurement.to_string(),
+            time,
+            ..Point::default()
+        };
+        for (key, value) in parsed.series.tag_set.iter().flatten() {
+            point.tags.insert(key.to_string(), value.to_string());
+        }
+        for (key, value) in &parsed.field_set {
+            let value = match value {
+                LpValue::F64(f) => FieldValue::Float(*f),
+                LpValue::I64(i) => FieldValue::Int(*i),
+                LpValue::U64(u) => FieldValue::UInt(*u),
+                LpValue::String(s) => FieldValue::String(s.to_string()),
+                LpValue::Boolean(b) => FieldValue::Bool(*b),
+            };
+            point.fields.insert(key.to_string(), value);
+        }
+        points.push(point);
+    }
+    Ok(points)
+}
+
+/// The parser's reason, readable, with the offending line (shortened).
+fn describe(err: &influxdb_line_protocol::Error, line: &str) -> String {
+    let reason = match err {
+        influxdb_line_protocol::Error::GenericParsingError { .. } => {
+            "not line protocol; expected measurement[,tag=value...] field=value[,field=value...] [timestamp]"
+                .to_owned()
+        }
+        other => lowercase_first(&other.to_string()),
+    };
+    let shown: String = line.chars().take(80).collect();
+    let ellipsis = if line.chars().count() > 80 { "..." } else { "" };
+    format!("{reason}: {shown:?}{ellipsis}")
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tags_fields_and_types() {
+        let body = "cpu,host=serverA,type=idle usage_idle=5,n=3i,u=4u,s=\"x y\",b=true 1000\n\n# comment\nmem free=1 2000";
+        let points = parse(
+            body,
+            "db",
+            "autogen",
+            Precision::Nanoseconds,
+            Timestamp::EPOCH,
+        )
+        .unwrap();
+        assert_eq!(points.len(), 2);
+        let p = &points[0];
+        assert_eq!(
+            (
+                p.database.as_str(),
+                p.retention_policy.as_str(),
+                p.name.as_str()
+            ),
+            ("db", "autogen", "cpu")
+        );
+        assert_eq!(p.tags["host"], "serverA");
+        assert_eq!(p.fields["usage_idle"], FieldValue::Float(5.0));
+        assert_eq!(p.fields["n"], FieldValue::Int(3));
+        assert_eq!(p.fields["u"], FieldValue::UInt(4));
+        assert_eq!(p.fields["s"], FieldValue::String("x y".into()));
+        assert_eq!(p.fields["b"], FieldValue::Bool(true));
+        assert_eq!(p.time.as_nanos(), 1000);
+        assert_eq!(points[1].time.as_nanos(), 2000);
+    }
+
+    #[test]
+    fn precisions_scale_timestamps_and_missing_times_get_now() {
+        for (precision, nanos) in [
+            ("n", 7),
+            ("u", 7_000),
+            ("ms", 7_000_000),
+            ("s", 7_000_000_000),
+            ("m", 420_000_000_000),
+            ("h", 25_200_000_000_000),
+        ] {
+            let p = parse(
+                "m v=1 7",
+                "d",
+                "r",
+                precision.parse().unwrap(),
+                Timestamp::EPOCH,
+            )
+            .unwrap();
+            assert_eq!(p[0].time.as_nanos(), nanos, "{precision}");
+        }
+        let now = Timestamp::from_nanos(42);
+        assert_eq!(
+            parse("m v=1", "d", "r", Precision::Seconds, now).unwrap()[0].time,
+            now
+        );
+        assert_eq!(
+            "x".parse::<Precision>().unwrap_err().to_string(),
+            "invalid precision \"x\"; use n, u, ms, s, m or h"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = parse(
+            "cpu v=1 1\n\ncpu v=\n",
+            "d",
+            "r",
+            Precision::Nanoseconds,
+            Timestamp::EPOCH,
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
+        let err = parse("cpu\n", "d", "r", Precision::Nanoseconds, Timestamp::EPOCH).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: not line protocol; expected measurement[,tag=value...] field=value[,field=value...] [timestamp]: \"cpu\""
+        );
+        let err = parse(
+            "cpu v=1 x",
+            "d",
+            "r",
+            Precision::Nanoseconds,
+            Timestamp::EPOCH,
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("line 1: "), "{err}");
+        assert!(err.to_string().ends_with(": \"cpu v=1 x\""), "{err}");
+        let err = parse(
+            "cpu v=1 99999999999999999",
+            "d",
+            "r",
+            Precision::Hours,
+            Timestamp::EPOCH,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("out of range"), "{err}");
+    }
+}
