@@ -24,8 +24,8 @@ pub mod http;
 pub mod logging;
 pub mod pattern;
 mod server;
-pub mod services;
 
 pub use cli::main;
 pub use config::{Config, ConfigError};
+pub use klaxon_engine::Services;
 pub use server::{RunningServer, Server, StartError, shutdown_signal};

@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use klaxon_core::{Registry, ServiceError};
+use klaxon_core::{Registry, RegistryError, ServiceError};
+use klaxon_engine::{
+    AlertService, EngineConfig, EngineError, INTERNAL_KINDS, Services, Store, StoreError,
+};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::services::Services;
 
 /// A server ready to start: a configuration and the handler kinds it was built with.
 ///
@@ -59,6 +61,15 @@ pub enum StartError {
     /// A handler service failed to build or open.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// A linked handler crate claims a kind the engine reserves.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The alert service cannot start.
+    #[error("cannot start the alert service: {0}")]
+    Engine(#[from] EngineError),
 }
 
 impl Server {
@@ -74,8 +85,20 @@ impl Server {
             path: data_dir.clone(),
             source,
         })?;
-        let services = Arc::new(Services::build(&self.config, &self.registry)?);
+        self.registry.check_reserved(&INTERNAL_KINDS)?;
+        let services = Arc::new(Services::build(&self.config.handlers, &self.registry)?);
+        let store = Store::open(&data_dir.join("klaxon.db"))?;
         services.open_all().await?;
+        let alert = &self.config.server.alert;
+        let alerts = AlertService::open(
+            Arc::clone(&services),
+            store,
+            EngineConfig {
+                topic_buffer_length: alert.topic_buffer_length,
+                persist_topics: alert.persist_topics,
+                ..EngineConfig::default()
+            },
+        )?;
 
         let address = self.config.server.http.bind_target();
         let listener = TcpListener::bind(&address)
@@ -90,6 +113,8 @@ impl Server {
         })?;
         let app = http::router(AppState {
             services: Arc::clone(&services),
+            alerts: alerts.clone(),
+            test_events: alert.test_events,
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -111,6 +136,7 @@ impl Server {
             stop: Some(stop_tx),
             task,
             services,
+            alerts,
         })
     }
 }
@@ -122,12 +148,18 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     services: Arc<Services>,
+    alerts: AlertService,
 }
 
 impl RunningServer {
     /// The address the HTTP API listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The alert service.
+    pub fn alerts(&self) -> &AlertService {
+        &self.alerts
     }
 
     /// Serves until `signal` completes, then shuts down.
@@ -143,6 +175,7 @@ impl RunningServer {
         }
         let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
         let _ = task.await;
+        self.alerts.shutdown();
         self.services.close_all().await;
         tracing::info!("klaxon stopped");
     }

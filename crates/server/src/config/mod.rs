@@ -16,7 +16,10 @@ use klaxon_core::{Invalid, Registry};
 use serde_json::Value;
 
 pub use render::render;
-pub use sections::{HttpConfig, LogFormat, LoggingConfig, ServerSections};
+pub use sections::{
+    AlertConfig, ConfigOverrideConfig, HttpConfig, LoadConfig, LogFormat, LoggingConfig,
+    ServerSections,
+};
 
 /// The whole configuration: the server's sections and the raw `[kind]` section of each handler.
 #[derive(Debug, Clone, Default)]

@@ -19,6 +19,12 @@ pub struct ServerSections {
     pub http: HttpConfig,
     /// Log output.
     pub logging: LoggingConfig,
+    /// The alert service: topics and their delivery queues.
+    pub alert: AlertConfig,
+    /// Files loaded at startup.
+    pub load: LoadConfig,
+    /// The config override API (`/kapacitor/v1/config`).
+    pub config_override: ConfigOverrideConfig,
 }
 
 impl Default for ServerSections {
@@ -27,6 +33,9 @@ impl Default for ServerSections {
             data_dir: PathBuf::from("./klaxon-data"),
             http: HttpConfig::default(),
             logging: LoggingConfig::default(),
+            alert: AlertConfig::default(),
+            load: LoadConfig::default(),
+            config_override: ConfigOverrideConfig::default(),
         }
     }
 }
@@ -35,9 +44,17 @@ impl ServerSections {
     /// Keys that hold a single value at the top of the file.
     pub const TOP_LEVEL: &'static [&'static str] = &["data-dir"];
     /// Keys that hold a table of the server's own.
-    pub const SECTIONS: &'static [&'static str] = &["http", "logging"];
+    pub const SECTIONS: &'static [&'static str] =
+        &["alert", "config-override", "http", "load", "logging"];
     /// Every top-level key the server itself owns.
-    pub const KEYS: &'static [&'static str] = &["data-dir", "http", "logging"];
+    pub const KEYS: &'static [&'static str] = &[
+        "alert",
+        "config-override",
+        "data-dir",
+        "http",
+        "load",
+        "logging",
+    ];
 
     pub(super) fn decode(value: Value) -> Result<ServerSections, Invalid> {
         let defaults = ServerSections::default();
@@ -58,12 +75,16 @@ impl ServerSections {
             data_dir,
             http: decode_section("http", map.get("http"))?,
             logging: decode_section("logging", map.get("logging"))?,
+            alert: decode_section("alert", map.get("alert"))?,
+            load: decode_section("load", map.get("load"))?,
+            config_override: decode_section("config-override", map.get("config-override"))?,
         })
     }
 
     pub(super) fn validate(&self) -> Result<(), Invalid> {
         self.http.validate()?;
-        self.logging.validate()
+        self.logging.validate()?;
+        self.alert.validate()
     }
 }
 
@@ -161,4 +182,63 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// The alert service: topics, their handlers' delivery queues, and stored alert state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AlertConfig {
+    /// How many events may wait for each handler of a topic. When a handler's queue is full,
+    /// further events for it are dropped, counted and logged. At least 1.
+    pub topic_buffer_length: usize,
+    /// Whether non-OK alert states are stored in klaxon.db and restored at startup.
+    pub persist_topics: bool,
+    /// Testing aid: accept `POST /kapacitor/v1/alerts/topics/<topic>/events` with a raw event,
+    /// to drive topics without a task. Keep it off in production.
+    pub test_events: bool,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            topic_buffer_length: 5000,
+            persist_topics: true,
+            test_events: false,
+        }
+    }
+}
+
+impl AlertConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.topic_buffer_length == 0 {
+            return Err(Invalid::new(
+                "[alert] topic-buffer-length must be at least 1, got 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Files loaded at startup.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LoadConfig {
+    /// A directory whose handlers/*.yaml, *.yml and *.json topic-handler files are defined (or
+    /// replaced) at every start. Empty: load nothing.
+    pub dir: String,
+}
+
+/// The config override API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigOverrideConfig {
+    /// Whether `/kapacitor/v1/config` may change handler sections at runtime. Changes are
+    /// stored in klaxon.db and applied again at every start.
+    pub enabled: bool,
+}
+
+impl Default for ConfigOverrideConfig {
+    fn default() -> Self {
+        ConfigOverrideConfig { enabled: true }
+    }
 }

@@ -32,7 +32,7 @@ fn unknown_section_is_named_with_the_known_ones() {
     let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: unknown section [nosuch]; known sections: fixture, http, logging (top-level keys: data-dir)"
+        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, fixture, http, load, logging (top-level keys: data-dir)"
     );
 }
 

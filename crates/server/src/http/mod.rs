@@ -17,7 +17,7 @@ use axum::routing::get;
 
 pub use error::ApiError;
 
-use crate::services::Services;
+use klaxon_engine::{AlertService, Services};
 
 /// The Kapacitor API version Klaxon answers as, in `X-Kapacitor-Version`, for clients that check.
 pub const KAPACITOR_COMPAT_VERSION: &str = "1.7.7";
@@ -27,6 +27,10 @@ pub const KAPACITOR_COMPAT_VERSION: &str = "1.7.7";
 pub struct AppState {
     /// The running handler services, by kind.
     pub services: Arc<Services>,
+    /// Topics, topic handlers and their delivery.
+    pub alerts: AlertService,
+    /// Whether the testing route that posts raw events into a topic is on.
+    pub test_events: bool,
 }
 
 /// The whole API.

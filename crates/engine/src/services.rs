@@ -4,22 +4,30 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use klaxon_core::{DynService, Registry, ServiceError};
-
-use crate::config::Config;
+use serde_json::Value;
 
 /// Every handler service of this server, by kind.
+///
+/// ```
+/// let registry = klaxon_core::Registry::linked().unwrap();
+/// let services = klaxon_engine::Services::build(&Default::default(), &registry).unwrap();
+/// assert_eq!(services.kinds().count(), registry.len());
+/// ```
 #[derive(Debug, Default)]
 pub struct Services {
     by_kind: BTreeMap<&'static str, Arc<dyn DynService>>,
 }
 
 impl Services {
-    /// Builds every registered service from its section of `config`.
-    pub fn build(config: &Config, registry: &Registry) -> Result<Services, ServiceError> {
+    /// Builds every registered service from its configuration section in `sections` (by kind;
+    /// an absent kind uses its defaults).
+    pub fn build(
+        sections: &BTreeMap<String, Value>,
+        registry: &Registry,
+    ) -> Result<Services, ServiceError> {
         let mut by_kind = BTreeMap::new();
         for registration in registry.iter() {
-            let section = config
-                .handlers
+            let section = sections
                 .get(registration.kind())
                 .cloned()
                 .unwrap_or_default();

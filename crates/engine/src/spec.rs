@@ -1,0 +1,131 @@
+//! Handler specs: `{id, topic, kind, options, match}`, and the character rules for their names.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::EngineError;
+
+/// A topic handler as a handler file, the HTTP API or the database holds it.
+///
+/// ```
+/// let spec: klaxon_engine::HandlerSpec = serde_json::from_str(
+///     r#"{"id":"tcp-cpu-alert","topic":"cpu","kind":"tcp","options":{"address":"127.0.0.1:7777"}}"#,
+/// ).unwrap();
+/// assert_eq!(spec.match_, "");
+/// assert!(spec.check_names().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HandlerSpec {
+    /// The handler ID, unique within its topic.
+    pub id: String,
+    /// The topic whose events the handler receives.
+    pub topic: String,
+    /// The handler kind (`exec`, `tcp`, `publish`...).
+    pub kind: String,
+    /// The kind's options; `null` when none were given.
+    pub options: Value,
+    /// A match expression (TICKscript lambda syntax) filtering the events; empty for all.
+    #[serde(rename = "match")]
+    pub match_: String,
+}
+
+impl HandlerSpec {
+    /// Checks the ID, topic and kind against Kapacitor's rules (reference 3.4). Errors are
+    /// [`EngineError::InvalidSpec`].
+    ///
+    /// ```
+    /// let mut spec = klaxon_engine::HandlerSpec { id: "a b".into(), topic: "t".into(), kind: "tcp".into(), ..Default::default() };
+    /// assert_eq!(
+    ///     spec.check_names().unwrap_err().to_string(),
+    ///     "handler ID must contain only letters, numbers, '-', '.' and '_'. \"a b\""
+    /// );
+    /// ```
+    pub fn check_names(&self) -> Result<(), EngineError> {
+        if !is_valid_handler_id(&self.id) {
+            return Err(EngineError::InvalidSpec(format!(
+                "handler ID must contain only letters, numbers, '-', '.' and '_'. {:?}",
+                self.id
+            )));
+        }
+        if !is_valid_topic(&self.topic) {
+            return Err(EngineError::InvalidSpec(format!(
+                "handler topic must contain only letters, numbers, '-', '.', ':' and '_'. {:?}",
+                self.topic
+            )));
+        }
+        if self.kind.is_empty() {
+            return Err(EngineError::InvalidSpec(
+                "handler Kind must not be empty".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Kapacitor's handler ID rule `^[-\._\p{L}0-9]+$`.
+///
+/// ```
+/// assert!(klaxon_engine::is_valid_handler_id("exec-cpu_alert.2"));
+/// assert!(!klaxon_engine::is_valid_handler_id("a/b"));
+/// assert!(!klaxon_engine::is_valid_handler_id(""));
+/// ```
+pub fn is_valid_handler_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_'))
+}
+
+/// Kapacitor's topic rule `^[-:\._\p{L}0-9]+$` (anonymous task topics contain `:`).
+///
+/// ```
+/// assert!(klaxon_engine::is_valid_topic("main:cpu_alert:alert2"));
+/// assert!(!klaxon_engine::is_valid_topic("cpu alerts"));
+/// ```
+pub fn is_valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_' | ':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_kapacitors_rules() {
+        let ok = HandlerSpec {
+            id: "größe-1".into(),
+            topic: "main:t:alert2".into(),
+            kind: "tcp".into(),
+            ..HandlerSpec::default()
+        };
+        assert!(ok.check_names().is_ok());
+        let bad_topic = HandlerSpec {
+            topic: "a/b".into(),
+            ..ok.clone()
+        };
+        assert_eq!(
+            bad_topic.check_names().unwrap_err().to_string(),
+            "handler topic must contain only letters, numbers, '-', '.', ':' and '_'. \"a/b\""
+        );
+        let no_kind = HandlerSpec {
+            kind: String::new(),
+            ..ok
+        };
+        assert_eq!(
+            no_kind.check_names().unwrap_err().to_string(),
+            "handler Kind must not be empty"
+        );
+    }
+
+    #[test]
+    fn specs_decode_with_absent_options_and_match() {
+        let spec: HandlerSpec =
+            serde_json::from_str(r#"{"id":"x","topic":"t","kind":"exec"}"#).unwrap();
+        assert_eq!(spec.options, Value::Null);
+        assert!(serde_json::from_str::<HandlerSpec>(r#"{"idd":"x"}"#).is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! Engine tests through its public API: topics, specs, delivery, persistence.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use klaxon_core::{Event, EventState, Handler, HandlerError, Level, Registry};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::*;
+
+use klaxon_handler_tcp as _;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Records every event it receives.
+#[derive(Debug)]
+struct Recorder(mpsc::UnboundedSender<Event>);
+
+#[klaxon_core::async_trait]
+impl Handler for Recorder {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let _ = self.0.send(event.clone());
+        Ok(())
+    }
+}
+
+/// Never finishes a delivery.
+#[derive(Debug)]
+struct Hung;
+
+#[klaxon_core::async_trait]
+impl Handler for Hung {
+    async fn handle(&self, _: &Event) -> Result<(), HandlerError> {
+        std::future::pending().await
+    }
+}
+
+fn recorder() -> (Arc<dyn Handler>, mpsc::UnboundedReceiver<Event>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Arc::new(Recorder(tx)), rx)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(DEADLINE, rx.recv())
+        .await
+        .expect("an event within the deadline")
+        .expect("channel open")
+}
+
+fn services() -> Arc<Services> {
+    let registry = Registry::linked().unwrap();
+    Arc::new(Services::build(&Default::default(), &registry).unwrap())
+}
+
+fn open(dir: &std::path::Path, config: EngineConfig) -> AlertService {
+    let store = Store::open(&dir.join("klaxon.db")).unwrap();
+    AlertService::open(services(), store, config).unwrap()
+}
+
+fn event(topic: &str, id: &str, level: Level) -> Event {
+    Event {
+        topic: topic.into(),
+        state: EventState {
+            id: id.into(),
+            message: format!("{id} is {level}"),
+            level,
+            ..EventState::default()
+        },
+        ..Event::default()
+    }
+}
+
+fn spec(topic: &str, id: &str, kind: &str, options: serde_json::Value) -> HandlerSpec {
+    HandlerSpec {
+        id: id.into(),
+        topic: topic.into(),
+        kind: kind.into(),
+        options,
+        match_: String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_level_is_the_true_maximum_and_previous_level_is_per_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    // Kapacitor's broken sort reports OK here (reference 3.1).
+    alerts.collect(event("t", "b", Level::Critical));
+    let c = alerts.collect(event("t", "a", Level::Ok));
+    assert_eq!(c.previous_level, Level::Ok);
+    let info = alerts.topic("t").unwrap();
+    assert_eq!((info.level, info.collected), (Level::Critical, 2));
+    assert_eq!(
+        alerts
+            .collect(event("t", "b", Level::Warning))
+            .previous_level,
+        Level::Critical
+    );
+    assert_eq!(
+        alerts
+            .collect(event("u", "b", Level::Warning))
+            .previous_level,
+        Level::Ok
+    );
+
+    let ids = |min| -> Vec<String> {
+        alerts
+            .events("t", min)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(ids(Level::Ok), ["a", "b"]);
+    assert_eq!(ids(Level::Info), ["b"]);
+    assert!(ids(Level::Critical).is_empty());
+    assert_eq!(
+        alerts.events("nope", Level::Ok).unwrap_err().to_string(),
+        "unknown topic \"nope\""
+    );
+    let warning_or_more: Vec<String> = alerts
+        .topics(|_| true, Level::Warning)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(warning_or_more, ["t", "u"]);
+    assert!(alerts.topics(|id| id == "u", Level::Critical).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn specs_are_validated_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    let tcp = |id: &str| spec("cpu", id, "tcp", json!({"address": "127.0.0.1:7777"}));
+    let err = |s: HandlerSpec| alerts.define(s).unwrap_err().to_string();
+
+    assert_eq!(
+        err(tcp("a b")),
+        "handler ID must contain only letters, numbers, '-', '.' and '_'. \"a b\""
+    );
+    assert_eq!(
+        err(spec("cpu", "x", "slak", json!(null))),
+        "unsupported action kind \"slak\"; this server has: aggregate, publish, tcp"
+    );
+    assert_eq!(
+        err(spec("cpu", "x", "tcp", json!({"adress": "x"}))),
+        "tcp: unknown option \"adress\", expected one of: address"
+    );
+    assert!(
+        err(HandlerSpec {
+            match_: "level() == CRIT".into(),
+            ..tcp("x")
+        })
+        .starts_with("invalid match expression: ")
+    );
+    assert_eq!(
+        err(spec(
+            "cpu",
+            "agg",
+            "aggregate",
+            json!({"id": "a", "interval": 0, "topic": "x"})
+        )),
+        "aggregate: interval must be greater than zero, got 0s (give integer nanoseconds or a \
+         duration such as \"1m\")"
+    );
+    assert!(alerts.list("cpu", |_| true).is_empty());
+    assert!(alerts.store().handlers().unwrap().0.is_empty());
+
+    alerts.define(tcp("one")).unwrap();
+    assert_eq!(
+        err(tcp("one")),
+        "cannot register handler, handler with ID \"one\" already exists"
+    );
+    alerts.define(tcp("two")).unwrap();
+    // Rename onto an existing ID is refused; onto a new one works, in one transaction.
+    assert!(matches!(
+        alerts.replace("cpu", "one", tcp("two")),
+        Err(EngineError::DuplicateHandler(_))
+    ));
+    alerts.replace("cpu", "one", tcp("three")).unwrap();
+    let ids: Vec<String> = alerts
+        .list("cpu", |_| true)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, ["three", "two"]);
+    assert!(matches!(
+        alerts.replace("cpu", "one", tcp("one")),
+        Err(EngineError::UnknownHandler(_))
+    ));
+    assert!(matches!(
+        alerts.replace("mem", "two", tcp("two")),
+        Err(EngineError::TopicChange)
+    ));
+    alerts.delete("cpu", "two").unwrap();
+    alerts.delete("cpu", "two").unwrap();
+    assert_eq!(alerts.store().handlers().unwrap().0.len(), 1);
+    // Defining a handler creates its topic.
+    assert_eq!(alerts.topic("cpu").unwrap().collected, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_with_match_reaches_other_topics_and_survives_topic_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    let (handler, mut rx) = recorder();
+    alerts
+        .register_anonymous("sink", vec![InlineHandler::new("rec", "recorder", handler)])
+        .unwrap();
+    alerts
+        .define(HandlerSpec {
+            match_: "changed() AND level() >= WARNING".into(),
+            ..spec("src", "fwd", "publish", json!({"topics": ["sink"]}))
+        })
+        .unwrap();
+    alerts.collect(event("src", "a", Level::Warning));
+    alerts.collect(event("src", "a", Level::Warning)); // not changed
+    alerts.collect(event("src", "a", Level::Info)); // below WARNING
+    alerts.collect(event("src", "a", Level::Critical));
+    let first = next(&mut rx).await;
+    assert_eq!(
+        (first.topic.as_str(), first.state.level),
+        ("sink", Level::Warning)
+    );
+    assert_eq!(first.previous_level, Level::Ok);
+    let second = next(&mut rx).await;
+    assert_eq!(second.state.level, Level::Critical);
+    // Previous level comes from the sink topic's own state.
+    assert_eq!(second.previous_level, Level::Warning);
+
+    // Deleting the source topic keeps its handler attached when the topic comes back.
+    alerts.delete_topic("src").unwrap();
+    assert!(alerts.topic("src").is_none());
+    alerts.collect(event("src", "b", Level::Critical));
+    assert_eq!(next(&mut rx).await.state.id, "b");
+    let start = Instant::now();
+    loop {
+        let stats = alerts.stats().get("src", "fwd").unwrap();
+        if (stats.delivered, stats.filtered) == (3, 2) {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregate_summarises_each_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    let (handler, mut rx) = recorder();
+    alerts
+        .register_anonymous("agg", vec![InlineHandler::new("rec", "recorder", handler)])
+        .unwrap();
+    alerts
+        .define(spec(
+            "src",
+            "a",
+            "aggregate",
+            json!({"id": "id-agg", "interval": 200_000_000, "topic": "agg"}),
+        ))
+        .unwrap();
+    for (i, level) in [Level::Warning, Level::Critical, Level::Info]
+        .into_iter()
+        .enumerate()
+    {
+        let mut e = event("src", "x", level);
+        e.state.message = "message".into();
+        e.state.time = klaxon_core::Timestamp::from_nanos(i as i64 * 1_000_000);
+        alerts.collect(e);
+    }
+    let summary = next(&mut rx).await;
+    assert_eq!(summary.state.id, "id-agg");
+    assert_eq!(summary.state.level, Level::Critical);
+    assert_eq!(summary.state.time.as_nanos(), 2_000_000);
+    assert!(!summary.data.recoverable);
+    // The three events usually land in one interval; if a tick split them, counts add up.
+    let mut count: usize = summary.state.details.split('\n').count();
+    assert!(
+        summary.state.message.starts_with("Received "),
+        "{}",
+        summary.state.message
+    );
+    while count < 3 {
+        count += next(&mut rx).await.state.details.split('\n').count();
+    }
+    assert_eq!(count, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_handler_delays_only_its_queue_and_deletes_return_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        topic_buffer_length: 2,
+        ..EngineConfig::default()
+    };
+    let alerts = open(dir.path(), config);
+    let (handler, mut rx) = recorder();
+    alerts
+        .register_anonymous(
+            "t",
+            vec![
+                InlineHandler::new("hung", "hung", Arc::new(Hung)),
+                InlineHandler::new("rec", "recorder", handler),
+            ],
+        )
+        .unwrap();
+    let mut dropped = 0;
+    for i in 0..6 {
+        dropped += alerts
+            .collect(event("t", &format!("e{i}"), Level::Critical))
+            .dropped;
+        // The recorder keeps up: wait for each event so only the hung queue overflows.
+        assert_eq!(next(&mut rx).await.state.id, format!("e{i}"));
+    }
+    // One event is in the hung call, two wait in its queue; the rest are dropped.
+    assert!((3..=4).contains(&dropped), "dropped {dropped}");
+    let stats = alerts.stats().get("t", "hung").unwrap();
+    assert_eq!(stats.dropped, dropped as u64);
+    // The recorder counts a delivery just after it hands the event over.
+    let start = Instant::now();
+    while alerts.stats().get("t", "rec").unwrap().delivered < 6 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "recorder deliveries not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let start = Instant::now();
+    alerts.delete_topic("t").unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn specs_and_non_ok_states_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let alerts = open(dir.path(), EngineConfig::default());
+        alerts
+            .define(spec(
+                "cpu",
+                "h",
+                "tcp",
+                json!({"address": "127.0.0.1:7777"}),
+            ))
+            .unwrap();
+        alerts.collect(event("cpu", "crit", Level::Critical));
+        alerts.collect(event("cpu", "back", Level::Warning));
+        alerts.collect(event("cpu", "back", Level::Ok));
+        alerts.collect(event("main:task:alert2", "x", Level::Info));
+        alerts.close_topic("main:task:alert2");
+        alerts.shutdown();
+    }
+    let alerts = open(dir.path(), EngineConfig::default());
+    assert_eq!(alerts.get("cpu", "h").unwrap().kind, "tcp");
+    let ids: Vec<String> = alerts
+        .events("cpu", Level::Ok)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["crit"]);
+    assert_eq!(alerts.topic("cpu").unwrap().collected, 0);
+    assert_eq!(
+        alerts.stored_state("main:task:alert2", "x").unwrap().level,
+        Level::Info
+    );
+    alerts.delete_topic("main:task:alert2").unwrap();
+    assert_eq!(alerts.stored_state("main:task:alert2", "x"), None);
+}
