@@ -1,27 +1,94 @@
 //! `cargo xtask`: the project's own tooling, in Rust rather than shell scripts.
 //!
-//! `cargo xtask ci` runs what CI runs (`.ci/run`): formatting, clippy with warnings denied, and
-//! the README's test command.
+//! - `cargo xtask ci` runs what CI runs (`.ci/run`): formatting, clippy with warnings denied, and
+//!   the README's test command.
+//! - `cargo xtask new-handler NAME` creates the handler crate `crates/handlers/NAME` from the
+//!   templates in `xtask/templates/handler` and adds it to klaxond (see
+//!   docs/writing-a-handler.md).
 
-use std::process::Command;
+mod bundle;
+mod names;
+mod new_handler;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "usage: cargo xtask <command>
+/// Klaxon's project tooling.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Args {
+    #[command(subcommand)]
+    command: Task,
+}
 
-commands:
-  ci      run formatting, clippy and all tests, as CI does";
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run formatting, clippy and all tests, as CI does.
+    Ci,
+    /// Create a handler crate in crates/handlers/NAME and bundle it into klaxond.
+    NewHandler {
+        /// The handler kind: lowercase letters, digits and '-', starting with a letter, such as
+        /// "pager" or "pager-duty".
+        name: String,
+        /// The workspace to create it in. Default: the workspace this xtask was built from.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+}
 
-fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("ci") => ci(),
-        Some("help" | "-h" | "--help") | None => {
-            println!("{USAGE}");
-            Ok(())
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Task::Ci => ci(),
+        Task::NewHandler { name, root } => {
+            let root = root.unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .expect("xtask/ is inside the workspace")
+                    .to_path_buf()
+            });
+            new_handler::new_handler(&root, &name).map(|created| print_next_steps(&created))
         }
-        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn print_next_steps(created: &new_handler::Created) {
+    let name = &created.name;
+    for file in &created.files {
+        println!("created {}", file.display());
+    }
+    for file in &created.edited {
+        println!("edited  {}", file.display());
+    }
+    println!(
+        "
+The {kind} handler is a crate of its own, linked into klaxond. As generated, it appends each alert
+as a line of JSON to a file. Next:
+
+  1. Write what it does: src/handler.rs in crates/handlers/{kind} holds the options, the
+     TICKscript form (.{property}()) and `impl Handler`; src/config.rs the [{kind}] section;
+     src/lib.rs the documentation users read.
+  2. Run its tests:      cargo test -p {package}
+     and lint it:        cargo clippy -p {package} --all-targets -- -D warnings
+  3. See it in a server: cargo run -p klaxond
+     then, in another terminal: cargo run -p klaxon-cli -- list service-tests
+  4. Commit the crate, crates/klaxond and Cargo.lock (the first build adds the crate to it).
+
+The guide: docs/writing-a-handler.md",
+        kind = name.kind,
+        property = name.property,
+        package = name.package,
+    );
 }
 
 fn ci() -> Result<()> {
