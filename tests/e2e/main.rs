@@ -2,6 +2,9 @@
 //! real `klaxon` CLI. One test binary (modules below) keeps link time down.
 
 mod config;
+mod custom_binary;
 mod ping;
 mod registry;
 mod service_tests;
+mod topic_handlers;
+mod xtask;

@@ -1,9 +1,11 @@
 //! The HTTP API (Kapacitor's routes under `/kapacitor/v1`), on axum.
 
 mod error;
+mod handlers;
 mod ping;
 pub mod respond;
 mod service_tests;
+mod topics;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,8 +44,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/service-tests/{name}",
             get(service_tests::get).post(service_tests::run),
+        )
+        .route("/alerts/topics", get(topics::list))
+        .route(
+            "/alerts/topics/{topic}",
+            get(topics::get).delete(topics::delete),
+        )
+        .route(
+            "/alerts/topics/{topic}/events",
+            get(topics::events).post(topics::post_event),
+        )
+        .route("/alerts/topics/{topic}/events/{event}", get(topics::event))
+        .route(
+            "/alerts/topics/{topic}/handlers",
+            get(handlers::list).post(handlers::create),
+        )
+        .route(
+            "/alerts/topics/{topic}/handlers/{id}",
+            get(handlers::get)
+                .put(handlers::replace)
+                .patch(handlers::patch)
+                .delete(handlers::delete),
         );
     Router::new()
+        .nest("/kapacitor/v1preview", api.clone())
         .nest("/kapacitor/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

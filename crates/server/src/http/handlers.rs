@@ -1,0 +1,162 @@
+//! The topic-handlers API (reference 3.2 to 3.4): list, get, create (POST), replace (PUT, may
+//! rename), patch (RFC 6902 JSON Patch) and delete handler specs.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use klaxon_engine::{EngineError, HandlerSpec};
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::respond::{link, pretty};
+use super::topics::{base, parse_pattern, request_href};
+
+/// A JSON value with object keys sorted at every level, as Go writes maps.
+pub(super) fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::with_capacity(map.len());
+            for key in keys {
+                out.insert(key.clone(), sorted(&map[key]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+fn handler_json(base: &str, spec: &HandlerSpec) -> Value {
+    json!({
+        "link": link("self", &format!("{base}/alerts/topics/{}/handlers/{}", spec.topic, spec.id)),
+        "id": spec.id,
+        "kind": spec.kind,
+        "options": sorted(&spec.options),
+        "match": spec.match_,
+    })
+}
+
+/// Maps an engine error to Kapacitor's status and message for a create or update.
+fn spec_error(action: &str, err: EngineError) -> ApiError {
+    match err {
+        EngineError::InvalidSpec(m) => ApiError::bad_request(format!("invalid handler spec: {m}")),
+        EngineError::UnknownHandler(_) => ApiError::not_found(err.to_string()),
+        other => ApiError::internal(format!("failed to {action} handler: {other}")),
+    }
+}
+
+/// `GET /alerts/topics/{topic}/handlers?pattern=`: 200 with `[]` for an unknown topic.
+pub async fn list(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path(topic): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let pattern = parse_pattern(&query)?;
+    let base = base(&uri);
+    let handlers: Vec<Value> = state
+        .alerts
+        .list(&topic, |id| pattern.as_ref().is_none_or(|p| p.matches(id)))
+        .iter()
+        .map(|s| handler_json(base, s))
+        .collect();
+    Ok(pretty(
+        StatusCode::OK,
+        &json!({"link": link("self", &request_href(&uri)), "topic": topic, "handlers": handlers}),
+    ))
+}
+
+/// `GET /alerts/topics/{topic}/handlers/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path((topic, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let spec = state
+        .alerts
+        .get(&topic, &id)
+        .ok_or_else(|| ApiError::not_found(format!("unknown handler: {id:?}")))?;
+    Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
+}
+
+/// `POST /alerts/topics/{topic}/handlers`: 200; the topic is the path's, the body's is ignored.
+pub async fn create(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path(topic): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut spec: HandlerSpec = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid handler json: {e}")))?;
+    spec.topic = topic;
+    let spec = state
+        .alerts
+        .define(spec)
+        .map_err(|e| spec_error("create", e))?;
+    Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
+}
+
+/// `PUT /alerts/topics/{topic}/handlers/{id}`: full replace; the body's `id` may rename.
+pub async fn replace(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path((topic, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut spec: HandlerSpec = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("failed to unmarshal JSON: {e}")))?;
+    spec.topic = topic.clone();
+    if spec.id.is_empty() {
+        spec.id = id.clone();
+    }
+    let spec = state
+        .alerts
+        .replace(&topic, &id, spec)
+        .map_err(|e| spec_error("update", e))?;
+    Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
+}
+
+/// `PATCH /alerts/topics/{topic}/handlers/{id}`: an RFC 6902 JSON Patch applied to the stored
+/// spec `{"id","topic","kind","options","match"}`.
+pub async fn patch(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path((topic, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let current = state
+        .alerts
+        .get(&topic, &id)
+        .ok_or_else(|| ApiError::not_found(format!("unknown handler: {id:?}")))?;
+    let patch: json_patch::Patch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid patch json: {e}")))?;
+    let mut doc = serde_json::to_value(&current)
+        .map_err(|e| ApiError::internal(format!("failed to update handler: {e}")))?;
+    json_patch::patch(&mut doc, &patch)
+        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    let spec: HandlerSpec = serde_json::from_value(doc)
+        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    let spec = state
+        .alerts
+        .replace(&topic, &id, spec)
+        .map_err(|e| spec_error("update", e))?;
+    Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
+}
+
+/// `DELETE /alerts/topics/{topic}/handlers/{id}`: 204, also for an unknown handler.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((topic, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    state
+        .alerts
+        .delete(&topic, &id)
+        .map_err(|e| ApiError::internal(format!("failed to delete handler: {e}")))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
