@@ -444,3 +444,59 @@ pub fn run_klaxond(args: &[&str], dir: &Path) -> Output {
     }
     child.wait_with_output().expect("collect output")
 }
+
+/// Builds the binary `bin` of the workspace package `package` (once per test process, a no-op
+/// when it is fresh) and returns its path. For server binaries other than klaxond, such as the
+/// examples, and for the xtask.
+pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|p| p == package) {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .current_dir(workspace_root())
+            .args(["build", "--quiet", "-p", package]);
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        let status = command.status().expect("run cargo build");
+        assert!(status.success(), "building {package} failed");
+        built.push(package.to_owned());
+    }
+    bin_dir().join(bin)
+}
+
+/// The example server built with only the tcp handler (examples/tcp-only).
+pub fn tcp_only_bin() -> PathBuf {
+    workspace_binary("klaxon-example-tcp-only", "klaxond-tcp-only")
+}
+
+/// The `cargo xtask` binary.
+pub fn xtask_bin() -> PathBuf {
+    workspace_binary("xtask", "xtask")
+}
+
+/// Copies the workspace's sources into the directory `to` (created if needed): everything except
+/// build output (`target` directories) and `.git`.
+pub fn copy_workspace(to: &Path) {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+        let entries =
+            std::fs::read_dir(from).unwrap_or_else(|e| panic!("list {}: {e}", from.display()));
+        for entry in entries {
+            let entry = entry.expect("directory entry");
+            let name = entry.file_name();
+            let (source, target) = (entry.path(), to.join(&name));
+            let file_type = entry.file_type().expect("file type");
+            if file_type.is_dir() {
+                if name != "target" && name != ".git" {
+                    copy_dir(&source, &target);
+                }
+            } else if file_type.is_file() {
+                std::fs::copy(&source, &target)
+                    .unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+            }
+        }
+    }
+    copy_dir(&workspace_root(), to);
+}

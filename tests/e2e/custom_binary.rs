@@ -1,0 +1,48 @@
+//! A custom server binary: examples/tcp-only, two dependencies and `klaxon_server::main()`, has
+//! exactly the handlers it names and says so.
+
+use std::process::Command;
+
+use klaxon_e2e::{Klaxond, tcp_only_bin};
+
+#[test]
+fn version_lists_only_the_linked_handler() {
+    let output = Command::new(tcp_only_bin())
+        .arg("version")
+        .output()
+        .expect("run klaxond-tcp-only");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(stdout.ends_with("\nhandlers: tcp\n"), "{stdout}");
+}
+
+#[test]
+fn the_server_reports_only_tcp_at_startup_and_in_service_tests() {
+    let server = Klaxond::builder().binary(tcp_only_bin()).start();
+
+    let listening = server
+        .log_text()
+        .lines()
+        .find(|line| line.contains("klaxon listening"))
+        .map(str::to_owned)
+        .expect("a listening line");
+    assert!(listening.contains(" handlers=tcp"), "{listening}");
+
+    let list: serde_json::Value = server
+        .get("/kapacitor/v1/service-tests")
+        .json()
+        .expect("JSON");
+    let names: Vec<&str> = list["services"]
+        .as_array()
+        .expect("a list of services")
+        .iter()
+        .map(|s| s["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(names, ["tcp"]);
+
+    // A handler kind of the stock server that this one was not built with.
+    let response = server.get("/kapacitor/v1/service-tests/exec");
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().expect("JSON");
+    assert_eq!(body["error"], "service \"exec\" not found");
+}

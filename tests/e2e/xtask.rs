@@ -1,0 +1,193 @@
+//! `cargo xtask new-handler`, run for real on copies of the workspace: it refuses bad names and
+//! writes nothing, and the crate it generates builds, passes its own tests and lints, and runs in
+//! the klaxond it was bundled into.
+//!
+//! The copies build into one dedicated target directory, `<target>/xtask-e2e`: never the target
+//! directory of this test run (whose klaxond the other tests use), and the same on every run so
+//! that dependencies are built once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use klaxon_e2e::{Klaxond, copy_workspace, xtask_bin};
+
+/// Every file under `root` with its contents, to compare before and after.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("list directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                files.insert(path.clone(), Vec::new());
+                pending.push(path);
+            } else {
+                let contents = std::fs::read(&path).expect("read file");
+                files.insert(path, contents);
+            }
+        }
+    }
+    files
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn new_handler_refuses_bad_or_taken_names_and_writes_nothing() {
+    let copy = tempfile::tempdir().expect("temporary directory");
+    copy_workspace(copy.path());
+    // A directory in the way, without a crate in it yet.
+    std::fs::create_dir(copy.path().join("crates/handlers/pager")).expect("create directory");
+    let before = snapshot(copy.path());
+
+    let cases = [
+        (
+            "Pager",
+            "refusing \"Pager\": names are lowercase letters, digits and '-', starting with a letter",
+        ),
+        (
+            "exec",
+            "refusing \"exec\": crates/handlers/exec already exists; choose another name, or \
+             remove the directory",
+        ),
+        (
+            "fixture",
+            "refusing \"fixture\": tests/fixtures/handler/src/lib.rs already registers the kind \
+             \"fixture\"; choose another name",
+        ),
+        (
+            "pager",
+            "refusing \"pager\": crates/handlers/pager already exists; choose another name, or \
+             remove the directory",
+        ),
+    ];
+    for (name, expected) in cases {
+        let output = Command::new(xtask_bin())
+            .args(["new-handler", name, "--root"])
+            .arg(copy.path())
+            .output()
+            .expect("run xtask");
+        assert_eq!(output.status.code(), Some(1), "{name}: {output:?}");
+        assert_eq!(text(&output.stderr), format!("error: {expected}\n"));
+        assert_eq!(text(&output.stdout), "");
+        assert!(
+            snapshot(copy.path()) == before,
+            "{name}: something was written"
+        );
+    }
+}
+
+/// Runs cargo in the workspace copy `dir`, building into the dedicated target directory, and
+/// returns the output; fails the test with it if cargo fails.
+fn cargo(dir: &Path, args: &[&str]) -> Output {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        // Everything the copy needs is in Cargo.lock and was fetched to build this test.
+        .env("CARGO_NET_OFFLINE", "true")
+        .output()
+        .expect("run cargo");
+    eprintln!("cargo {} took {:?}", args.join(" "), started.elapsed());
+    assert!(
+        output.status.success(),
+        "cargo {} failed in the copy:\n{}{}",
+        args.join(" "),
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+/// `<target>/xtask-e2e`, beside the profile directories of the target directory of this test.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-hash -> target
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test executable lives in target/<profile>/deps");
+    target.join("xtask-e2e")
+}
+
+#[test]
+fn a_generated_handler_builds_passes_its_checks_and_runs_in_klaxond() {
+    let started = Instant::now();
+    let copy = tempfile::tempdir().expect("temporary directory");
+    copy_workspace(copy.path());
+    let dir = copy.path();
+
+    let output = cargo(dir, &["xtask", "new-handler", "pager"]);
+    let printed = text(&output.stdout);
+    assert!(
+        printed.starts_with("created crates/handlers/pager/Cargo.toml\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("cargo test -p klaxon-handler-pager"),
+        "{printed}"
+    );
+
+    let package = "klaxon-handler-pager";
+    cargo(dir, &["fmt", "--check", "-p", package]);
+    cargo(
+        dir,
+        &[
+            "clippy",
+            "-p",
+            package,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+    cargo(dir, &["test", "-p", package]);
+    cargo(dir, &["build", "-p", "klaxond"]);
+    let klaxond = target_dir().join("debug/klaxond");
+
+    let version = Command::new(&klaxond)
+        .arg("version")
+        .output()
+        .expect("run klaxond");
+    assert!(
+        text(&version.stdout).ends_with("\nhandlers: exec, foo, pager, tcp\n"),
+        "{version:?}"
+    );
+
+    let alerts = dir.join("alerts.jsonl");
+    let server = Klaxond::builder()
+        .binary(klaxond)
+        .config(&format!("[pager]\nenabled = true\npath = {alerts:?}\n"))
+        .start();
+    let list: serde_json::Value = server
+        .get("/kapacitor/v1/service-tests")
+        .json()
+        .expect("JSON");
+    let names: Vec<&str> = list["services"]
+        .as_array()
+        .expect("a list of services")
+        .iter()
+        .map(|s| s["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(names, ["exec", "foo", "pager", "tcp"]);
+
+    // The generated handler works as generated: its service test appends a sample alert.
+    let response = server.send("POST", "/kapacitor/v1/service-tests/pager", "{}");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().expect("body"),
+        "{\"success\":true,\"message\":\"\"}\n"
+    );
+    let written = std::fs::read_to_string(&alerts).expect("the alert file");
+    assert!(
+        written.contains(r#""message":"test pager message""#),
+        "{written}"
+    );
+    eprintln!("the whole flow took {:?}", started.elapsed());
+}
