@@ -1,6 +1,7 @@
 //! End-to-end tests: a real klaxond process on a loopback port, driven over HTTP and through the
 //! real `klaxon` CLI. One test binary (modules below) keeps link time down.
 
+mod alert_delivery;
 mod config;
 mod custom_binary;
 mod ping;
