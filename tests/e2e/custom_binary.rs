@@ -45,4 +45,12 @@ fn the_server_reports_only_tcp_at_startup_and_in_service_tests() {
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().expect("JSON");
     assert_eq!(body["error"], "service \"exec\" not found");
+    let handler = r#"{"id": "run-it", "kind": "exec", "options": {"prog": "/bin/true"}}"#;
+    let response = server.send("POST", "/kapacitor/v1/alerts/topics/cpu/handlers", handler);
+    let body: serde_json::Value = response.json().expect("JSON");
+    let error = body["error"].as_str().expect("an error");
+    assert!(
+        error.contains("\"exec\"") && error.ends_with("this server has: aggregate, publish, tcp"),
+        "{error}"
+    );
 }

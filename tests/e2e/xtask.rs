@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use klaxon_e2e::{Klaxond, copy_workspace, xtask_bin};
+use klaxon_e2e::{Klaxond, copy_workspace, wait_for, xtask_bin};
+use serde_json::json;
 
 /// Every file under `root` with its contents, to compare before and after.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -164,6 +165,8 @@ fn a_generated_handler_builds_passes_its_checks_and_runs_in_klaxond() {
     let server = Klaxond::builder()
         .binary(klaxond)
         .config(&format!("[pager]\nenabled = true\npath = {alerts:?}\n"))
+        // The route that posts events straight into a topic.
+        .config("[alert]\ntest-events = true\n")
         .start();
     let list: serde_json::Value = server
         .get("/kapacitor/v1/service-tests")
@@ -189,5 +192,18 @@ fn a_generated_handler_builds_passes_its_checks_and_runs_in_klaxond() {
         written.contains(r#""message":"test pager message""#),
         "{written}"
     );
+
+    // A `kind: pager` handler, created through the handlers API, gets its topic's events.
+    let cpu = dir.join("cpu.jsonl");
+    let handler = json!({"id": "pager-cpu", "kind": "pager", "options": {"path": cpu}});
+    let topic = "/kapacitor/v1/alerts/topics/cpu";
+    let response = server.send("POST", &format!("{topic}/handlers"), &handler.to_string());
+    assert_eq!(response.status(), 200, "{}", response.text().expect("body"));
+    let event = json!({"id": "cpu:nil", "message": "cpu is CRITICAL", "level": "CRITICAL"});
+    let response = server.send("POST", &format!("{topic}/events"), &event.to_string());
+    assert_eq!(response.status(), 200, "{}", response.text().expect("body"));
+    wait_for("the pager handler to append the event", || {
+        std::fs::read_to_string(&cpu).is_ok_and(|text| text.contains("cpu is CRITICAL"))
+    });
     eprintln!("the whole flow took {:?}", started.elapsed());
 }
