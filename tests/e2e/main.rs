@@ -2,6 +2,7 @@
 //! real `klaxon` CLI. One test binary (modules below) keeps link time down.
 
 mod alert_delivery;
+mod cli_topics;
 mod config;
 mod custom_binary;
 mod ping;

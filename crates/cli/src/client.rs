@@ -17,6 +17,9 @@ pub enum ClientError {
     /// The server answered with an error (exit 3).
     #[error("{0}")]
     Server(String),
+    /// A file or argument given to the command cannot be used (exit 3, as Kapacitor's commands).
+    #[error("{0}")]
+    Input(String),
 }
 
 impl ClientError {
@@ -24,7 +27,7 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Connect { .. } => 4,
-            ClientError::Server(_) => 3,
+            ClientError::Server(_) | ClientError::Input(_) => 3,
         }
     }
 }
@@ -65,6 +68,35 @@ impl Client {
         ok: &[StatusCode],
     ) -> Result<Value, ClientError> {
         self.send(Method::POST, path, Some(body), ok).await
+    }
+
+    /// `GET` expecting 200, or `None` on 404.
+    pub async fn get_optional(&self, path: &str) -> Result<Option<Value>, ClientError> {
+        match self
+            .send(
+                Method::GET,
+                path,
+                None,
+                &[StatusCode::OK, StatusCode::NOT_FOUND],
+            )
+            .await
+        {
+            Ok(value) if value.get("error").is_some() => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// `PUT /kapacitor/v1<path>` with a JSON body, expecting 200.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.send(Method::PUT, path, Some(body), &[StatusCode::OK])
+            .await
+    }
+
+    /// `DELETE /kapacitor/v1<path>`, expecting 204.
+    pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        self.send(Method::DELETE, path, None, &[StatusCode::NO_CONTENT])
+            .await
+            .map(|_| ())
     }
 
     async fn send(

@@ -37,6 +37,35 @@ enum Command {
         /// Glob patterns of names (all when none).
         patterns: Vec<String>,
     },
+    /// Define or replace a topic handler from a YAML or JSON file.
+    #[command(name = "define-topic-handler")]
+    DefineTopicHandler {
+        /// The handler file: topic, id, kind, options and match.
+        file: std::path::PathBuf,
+    },
+    /// Show a topic: its level, handlers and events.
+    #[command(name = "show-topic")]
+    ShowTopic {
+        /// The topic ID.
+        topic: String,
+    },
+    /// Show a topic handler.
+    #[command(name = "show-topic-handler")]
+    ShowTopicHandler {
+        /// The topic ID.
+        topic: String,
+        /// The handler ID.
+        id: String,
+    },
+    /// Delete things on the server.
+    Delete {
+        /// What to delete.
+        what: Deletable,
+        /// For topics: glob patterns of topic IDs. For topic-handlers: the topic, then glob
+        /// patterns of handler IDs.
+        #[arg(required = true)]
+        args: Vec<String>,
+    },
     /// Run service tests with their default options.
     #[command(name = "service-tests")]
     ServiceTests {
@@ -51,6 +80,20 @@ enum Listable {
     /// The services that have a test.
     #[value(name = "service-tests")]
     ServiceTests,
+    /// Topics: `list topics [pattern]`.
+    Topics,
+    /// Topic handlers: `list topic-handlers [topic-pattern] [handler-pattern]`.
+    #[value(name = "topic-handlers")]
+    TopicHandlers,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Deletable {
+    /// Topics: `delete topics PATTERN...`.
+    Topics,
+    /// Topic handlers: `delete topic-handlers TOPIC PATTERN...`.
+    #[value(name = "topic-handlers")]
+    TopicHandlers,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +133,46 @@ async fn dispatch(url: &str, command: Command) -> Result<(), ClientError> {
             what: Listable::ServiceTests,
             patterns,
         } => commands::service_tests::list(&client, &patterns, &mut out).await,
+        Command::List {
+            what: Listable::Topics,
+            patterns,
+        } => commands::topics::list(&client, &patterns, &mut out).await,
+        Command::List {
+            what: Listable::TopicHandlers,
+            patterns,
+        } => {
+            if patterns.len() > 2 {
+                return Err(ClientError::Input(
+                    "list topic-handlers takes at most a topic pattern and a handler pattern"
+                        .to_owned(),
+                ));
+            }
+            commands::topic_handlers::list(&client, &patterns, &mut out).await
+        }
+        Command::DefineTopicHandler { file } => {
+            commands::topic_handlers::define(&client, &file).await
+        }
+        Command::ShowTopic { topic } => commands::topics::show(&client, &topic, &mut out).await,
+        Command::ShowTopicHandler { topic, id } => {
+            commands::topic_handlers::show(&client, &topic, &id, &mut out).await
+        }
+        Command::Delete {
+            what: Deletable::Topics,
+            args,
+        } => commands::topics::delete(&client, &args).await,
+        Command::Delete {
+            what: Deletable::TopicHandlers,
+            args,
+        } => match args.split_first() {
+            Some((topic, patterns)) if !patterns.is_empty() => {
+                commands::topic_handlers::delete(&client, topic, patterns).await
+            }
+            _ => Err(ClientError::Input(
+                "delete topic-handlers needs the topic and at least one handler pattern: \
+                 klaxon delete topic-handlers TOPIC PATTERN..."
+                    .to_owned(),
+            )),
+        },
         Command::ServiceTests { names } => {
             commands::service_tests::run(&client, &names, &mut out).await
         }

@@ -1,3 +1,5 @@
 //! One module per group of Kapacitor CLI commands.
 
 pub mod service_tests;
+pub mod topic_handlers;
+pub mod topics;
