@@ -4,6 +4,7 @@
 mod alert_delivery;
 mod cli_topics;
 mod config;
+mod config_api;
 mod custom_binary;
 mod ping;
 mod registry;

@@ -88,6 +88,10 @@ impl Server {
         self.registry.check_reserved(&INTERNAL_KINDS)?;
         let services = Arc::new(Services::build(&self.config.handlers, &self.registry)?);
         let store = Store::open(&data_dir.join("klaxon.db"))?;
+        let config_override = self.config.server.config_override.enabled;
+        if config_override {
+            http::config_api::apply_stored(&services, &store)?;
+        }
         services.open_all().await?;
         let alert = &self.config.server.alert;
         let alerts = AlertService::open(
@@ -115,6 +119,8 @@ impl Server {
             services: Arc::clone(&services),
             alerts: alerts.clone(),
             test_events: alert.test_events,
+            registry: self.registry.clone(),
+            config_override,
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

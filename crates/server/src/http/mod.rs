@@ -1,5 +1,6 @@
 //! The HTTP API (Kapacitor's routes under `/kapacitor/v1`), on axum.
 
+pub mod config_api;
 mod error;
 mod handlers;
 mod ping;
@@ -33,6 +34,10 @@ pub struct AppState {
     pub alerts: AlertService,
     /// Whether the testing route that posts raw events into a topic is on.
     pub test_events: bool,
+    /// The handler kinds (for their default and secret configuration keys).
+    pub registry: klaxon_core::Registry,
+    /// Whether the config override API is on (`[config-override] enabled`).
+    pub config_override: bool,
 }
 
 /// The whole API.
@@ -44,6 +49,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/service-tests/{name}",
             get(service_tests::get).post(service_tests::run),
+        )
+        .route("/config", get(config_api::all))
+        .route(
+            "/config/{section}",
+            get(config_api::section).post(config_api::post_without_element),
+        )
+        .route(
+            "/config/{section}/",
+            get(config_api::element).post(config_api::post),
+        )
+        .route(
+            "/config/{section}/{element}",
+            get(config_api::element).post(config_api::post),
         )
         .route("/alerts/topics", get(topics::list))
         .route(
