@@ -21,6 +21,7 @@
 mod cli;
 pub mod config;
 pub mod http;
+pub mod load;
 pub mod logging;
 pub mod pattern;
 mod server;

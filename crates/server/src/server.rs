@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use klaxon_core::{Registry, RegistryError, ServiceError};
@@ -103,6 +103,14 @@ impl Server {
                 ..EngineConfig::default()
             },
         )?;
+        let load_dir = &self.config.server.load.dir;
+        if !load_dir.is_empty() {
+            let (loaded, errors) = crate::load::load_handlers(Path::new(load_dir), &alerts);
+            for error in &errors {
+                tracing::error!(file = %error.path.display(), error = %error.reason, "cannot load handler file");
+            }
+            tracing::info!(dir = %load_dir, loaded = loaded.len(), failed = errors.len(), "handler files loaded");
+        }
 
         let address = self.config.server.http.bind_target();
         let listener = TcpListener::bind(&address)
