@@ -45,12 +45,15 @@ fn the_server_reports_only_tcp_at_startup_and_in_service_tests() {
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().expect("JSON");
     assert_eq!(body["error"], "service \"exec\" not found");
-    let handler = r#"{"id": "run-it", "kind": "exec", "options": {"prog": "/bin/true"}}"#;
-    let response = server.send("POST", "/kapacitor/v1/alerts/topics/cpu/handlers", handler);
-    let body: serde_json::Value = response.json().expect("JSON");
-    let error = body["error"].as_str().expect("an error");
+    // A handler file of that kind, defined with the CLI.
+    let file = "id: run-it\ntopic: cpu\nkind: exec\noptions:\n  prog: /bin/true\n";
+    std::fs::write(server.dir().join("exec.yaml"), file).expect("write the handler file");
+    let output = server.cli(&["define-topic-handler", "exec.yaml"]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        error.contains("\"exec\"") && error.ends_with("this server has: aggregate, publish, tcp"),
-        "{error}"
+        stderr
+            .contains("unsupported action kind \"exec\"; this server has: aggregate, publish, tcp"),
+        "{stderr}"
     );
 }

@@ -193,14 +193,15 @@ fn a_generated_handler_builds_passes_its_checks_and_runs_in_klaxond() {
         "{written}"
     );
 
-    // A `kind: pager` handler, created through the handlers API, gets its topic's events.
+    // A handler file with `kind: pager`, defined with the CLI, gets its topic's events.
     let cpu = dir.join("cpu.jsonl");
-    let handler = json!({"id": "pager-cpu", "kind": "pager", "options": {"path": cpu}});
-    let topic = "/kapacitor/v1/alerts/topics/cpu";
-    let response = server.send("POST", &format!("{topic}/handlers"), &handler.to_string());
-    assert_eq!(response.status(), 200, "{}", response.text().expect("body"));
+    let file = format!("id: pager-cpu\ntopic: cpu\nkind: pager\noptions:\n  path: {cpu:?}\n");
+    std::fs::write(server.dir().join("pager.yaml"), file).expect("write the handler file");
+    let output = server.cli(&["define-topic-handler", "pager.yaml"]);
+    assert!(output.status.success(), "{output:?}");
     let event = json!({"id": "cpu:nil", "message": "cpu is CRITICAL", "level": "CRITICAL"});
-    let response = server.send("POST", &format!("{topic}/events"), &event.to_string());
+    let events = "/kapacitor/v1/alerts/topics/cpu/events";
+    let response = server.send("POST", events, &event.to_string());
     assert_eq!(response.status(), 200, "{}", response.text().expect("body"));
     wait_for("the pager handler to append the event", || {
         std::fs::read_to_string(&cpu).is_ok_and(|text| text.contains("cpu is CRITICAL"))
