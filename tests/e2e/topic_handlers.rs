@@ -249,6 +249,18 @@ fn topics_and_events_answer_with_kapacitors_shapes() {
     post_event(&server, "test", json!({"id": "b", "level": "CRITICAL"}));
     post_event(&server, "test", json!({"id": "a", "level": "OK"}));
     post_event(&server, "warn", json!({"id": "w", "level": "WARNING"}));
+    // Kapacitor-style IDs with slashes are reachable (Kapacitor's route could not match them).
+    post_event(
+        &server,
+        "slash",
+        json!({"id": "kapacitor/cpu/serverA", "level": "INFO"}),
+    );
+    let (status, slashed) =
+        json_of(server.get("/kapacitor/v1/alerts/topics/slash/events/kapacitor/cpu/serverA"));
+    assert_eq!(
+        (status, slashed["id"].clone()),
+        (200, json!("kapacitor/cpu/serverA"))
+    );
 
     let (_, topic) = json_of(server.get("/kapacitor/v1/alerts/topics/test"));
     // The true maximum, not Kapacitor's sort artefact.
@@ -268,7 +280,7 @@ fn topics_and_events_answer_with_kapacitors_shapes() {
             .map(|t| t["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(ids(&list), ["misc", "test", "warn"]);
+    assert_eq!(ids(&list), ["misc", "slash", "test", "warn"]);
     let (_, list) = json_of(server.get("/kapacitor/v1/alerts/topics?min-level=critical"));
     assert_eq!(ids(&list), ["test"]);
     let (_, list) = json_of(server.get("/kapacitor/v1/alerts/topics?pattern=t%2A"));

@@ -370,3 +370,23 @@ async fn specs_and_non_ok_states_survive_a_reopen() {
     alerts.delete_topic("main:task:alert2").unwrap();
     assert_eq!(alerts.stored_state("main:task:alert2", "x"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_are_not_stored_when_persist_topics_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = EngineConfig {
+        persist_topics: false,
+        ..EngineConfig::default()
+    };
+    {
+        let alerts = open(dir.path(), off.clone());
+        alerts.collect(event("cpu", "crit", Level::Critical));
+        assert_eq!(
+            alerts.stored_state("cpu", "crit").unwrap().level,
+            Level::Critical
+        );
+    }
+    let alerts = open(dir.path(), EngineConfig::default());
+    assert!(alerts.topic("cpu").is_none());
+    assert!(alerts.store().states().unwrap().is_empty());
+}

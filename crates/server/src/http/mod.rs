@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
             "/alerts/topics/{topic}/events",
             get(topics::events).post(topics::post_event),
         )
-        .route("/alerts/topics/{topic}/events/{event}", get(topics::event))
+        .route("/alerts/topics/{topic}/events/{*event}", get(topics::event))
         .route(
             "/alerts/topics/{topic}/handlers",
             get(handlers::list).post(handlers::create),
