@@ -1,13 +1,15 @@
 //! Delivery workers: one tokio task and one bounded queue per (topic, handler).
 //!
 //! The queue keeps order per pair; a full queue drops the event (counted and logged); the match
-//! expression runs in the worker before the handler; every call runs under a timeout. Dropping a
+//! expression runs in the worker before the handler; every call runs under a timeout, and a
+//! retryable failure is tried again after a doubling backoff, up to the configured retries (none
+//! by default, as Kapacitor). Dropping a
 //! [`Worker`] aborts its task at once, so a hung handler never holds up the caller.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use klaxon_core::{Event, Handler};
+use klaxon_core::{Event, Handler, HandlerError};
 use klaxon_tick::{MatchContext, MatchExpr};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -23,6 +25,16 @@ pub(crate) struct Target {
     pub handle: Arc<dyn Handler>,
     pub matcher: Option<MatchExpr>,
     pub timeout: Duration,
+    pub retry: Retry,
+}
+
+/// How often and how patiently a retryable failure is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts after the first; 0 never retries.
+    pub retries: u32,
+    /// The wait before the first retry; it doubles for each further one, up to 1 minute.
+    pub backoff: Duration,
 }
 
 /// A running worker; dropping it aborts the task.
@@ -107,29 +119,40 @@ async fn deliver(target: &mut Target, event: &Event, counters: &Counters) {
             }
         }
     }
-    match tokio::time::timeout(target.timeout, target.handle.handle(event)).await {
-        Ok(Ok(())) => {
-            counters.delivered();
-            tracing::debug!(
+    let mut backoff = target.retry.backoff;
+    let mut attempt = 0;
+    loop {
+        let error = match tokio::time::timeout(target.timeout, target.handle.handle(event)).await {
+            Ok(Ok(())) => {
+                counters.delivered();
+                tracing::debug!(
+                    topic = %target.topic, handler = %target.handler, kind = %target.kind,
+                    event = id, "delivered"
+                );
+                return;
+            }
+            Ok(Err(e)) => e,
+            Err(_) => HandlerError::timed_out("delivery", target.timeout),
+        };
+        if error.is_retryable() && attempt < target.retry.retries {
+            attempt += 1;
+            counters.retried();
+            tracing::warn!(
                 topic = %target.topic, handler = %target.handler, kind = %target.kind,
-                event = id, "delivered"
+                event = id, error = %error, attempt, retries = target.retry.retries,
+                backoff = %klaxon_core::GoDuration::from_std(backoff),
+                "handler failed; retrying"
             );
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            continue;
         }
-        Ok(Err(e)) => {
-            counters.failed();
-            tracing::error!(
-                topic = %target.topic, handler = %target.handler, kind = %target.kind,
-                event = id, error = %e, "handler failed"
-            );
-        }
-        Err(_) => {
-            counters.failed();
-            tracing::error!(
-                topic = %target.topic, handler = %target.handler, kind = %target.kind,
-                event = id, timeout = %klaxon_core::GoDuration::from_std(target.timeout),
-                "handler timed out"
-            );
-        }
+        counters.failed();
+        tracing::error!(
+            topic = %target.topic, handler = %target.handler, kind = %target.kind,
+            event = id, error = %error, attempts = attempt + 1, "handler failed"
+        );
+        return;
     }
 }
 

@@ -8,7 +8,7 @@ use klaxon_core::{Event, EventState, Handler, Level};
 use klaxon_tick::MatchExpr;
 use serde_json::Value;
 
-use crate::delivery::{Target, Worker};
+use crate::delivery::{Retry, Target, Worker};
 use crate::internal::{self, INTERNAL_KINDS};
 use crate::{EngineError, HandlerSpec, Services, Stats, Store, is_valid_topic};
 
@@ -28,6 +28,11 @@ pub struct EngineConfig {
     /// The longest one handler call may take before the engine gives up on it. Handler crates
     /// enforce their own, shorter, timeouts; this is the backstop for every kind.
     pub handler_timeout: Duration,
+    /// How many times a delivery that failed with a retryable error (connection refused, a
+    /// timeout, HTTP 5xx...) is tried again; 0, the default, never retries, as Kapacitor.
+    pub handler_retries: u32,
+    /// The wait before the first retry; it doubles for each further one, up to one minute.
+    pub retry_backoff: Duration,
 }
 
 impl Default for EngineConfig {
@@ -36,6 +41,8 @@ impl Default for EngineConfig {
             topic_buffer_length: 5000,
             persist_topics: true,
             handler_timeout: Duration::from_secs(60),
+            handler_retries: 0,
+            retry_backoff: Duration::from_secs(1),
         }
     }
 }
@@ -376,6 +383,10 @@ impl AlertService {
             handle: handler,
             matcher,
             timeout: self.inner.config.handler_timeout,
+            retry: Retry {
+                retries: self.inner.config.handler_retries,
+                backoff: self.inner.config.retry_backoff,
+            },
         };
         let counters = self.inner.stats.counters(topic, label, kind);
         Worker::spawn(

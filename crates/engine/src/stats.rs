@@ -13,6 +13,7 @@ pub struct Counters {
     failed: AtomicU64,
     dropped: AtomicU64,
     filtered: AtomicU64,
+    retried: AtomicU64,
 }
 
 impl Counters {
@@ -24,6 +25,9 @@ impl Counters {
     }
     pub(crate) fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn retried(&self) {
+        self.retried.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn filtered(&self) {
         self.filtered.fetch_add(1, Ordering::Relaxed);
@@ -47,6 +51,8 @@ pub struct HandlerStats {
     pub dropped: u64,
     /// Events the match expression filtered out (or could not evaluate).
     pub filtered: u64,
+    /// Retries after retryable failures.
+    pub retried: u64,
 }
 
 type Key = (String, String, String);
@@ -84,6 +90,7 @@ impl Stats {
                 failed: c.failed.load(Ordering::Relaxed),
                 dropped: c.dropped.load(Ordering::Relaxed),
                 filtered: c.filtered.load(Ordering::Relaxed),
+                retried: c.retried.load(Ordering::Relaxed),
             })
             .collect()
     }

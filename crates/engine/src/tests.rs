@@ -390,3 +390,79 @@ async fn states_are_not_stored_when_persist_topics_is_off() {
     assert!(alerts.topic("cpu").is_none());
     assert!(alerts.store().states().unwrap().is_empty());
 }
+
+/// Fails with a retryable error `failures` times, then records.
+#[derive(Debug)]
+struct Flaky {
+    failures: std::sync::atomic::AtomicU32,
+    inner: Recorder,
+}
+
+#[klaxon_core::async_trait]
+impl Handler for Flaky {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(HandlerError::transient("connection refused"));
+        }
+        self.inner.handle(event).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_failures_are_retried_up_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(
+        dir.path(),
+        EngineConfig {
+            handler_retries: 2,
+            retry_backoff: Duration::from_millis(5),
+            ..EngineConfig::default()
+        },
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let flaky = |failures| {
+        Arc::new(Flaky {
+            failures: std::sync::atomic::AtomicU32::new(failures),
+            inner: Recorder(tx.clone()),
+        })
+    };
+    alerts
+        .register_anonymous(
+            "t",
+            vec![
+                InlineHandler::new("twice", "flaky", flaky(2)),
+                InlineHandler::new("thrice", "flaky", flaky(3)),
+            ],
+        )
+        .unwrap();
+    alerts.collect(event("t", "a", Level::Critical));
+    alerts.collect(event("t", "b", Level::Critical));
+    // "twice" delivers both after two retries on the first; "thrice" gives up on "a", then
+    // delivers "b" (its fourth call).
+    let mut got: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        got.push(next(&mut rx).await.state.id);
+    }
+    got.sort();
+    assert_eq!(got, ["a", "b", "b"]);
+    let start = Instant::now();
+    loop {
+        let twice = alerts.stats().get("t", "twice").unwrap();
+        let thrice = alerts.stats().get("t", "thrice").unwrap();
+        let seen = (
+            twice.delivered,
+            twice.retried,
+            thrice.delivered,
+            thrice.failed,
+            thrice.retried,
+        );
+        if seen == (2, 2, 1, 1, 2) {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

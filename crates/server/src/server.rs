@@ -100,7 +100,9 @@ impl Server {
             EngineConfig {
                 topic_buffer_length: alert.topic_buffer_length,
                 persist_topics: alert.persist_topics,
-                ..EngineConfig::default()
+                handler_timeout: alert.handler_timeout.to_std(),
+                handler_retries: alert.handler_retries,
+                retry_backoff: alert.retry_backoff.to_std(),
             },
         )?;
         let load_dir = &self.config.server.load.dir;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use klaxon_core::Invalid;
+use klaxon_core::{GoDuration, Invalid};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -196,6 +196,15 @@ pub struct AlertConfig {
     /// Testing aid: accept `POST /kapacitor/v1/alerts/topics/<topic>/events` with a raw event,
     /// to drive topics without a task. Keep it off in production.
     pub test_events: bool,
+    /// The longest one handler call may take, as a duration such as "1m". Handlers have their
+    /// own, usually shorter, timeouts ([exec] timeout...); this bounds every kind.
+    pub handler_timeout: GoDuration,
+    /// How many times a delivery that failed with a retryable error (connection refused, a
+    /// timeout, HTTP 5xx) is tried again. 0, the default, never retries, as Kapacitor.
+    pub handler_retries: u32,
+    /// The wait before the first retry, as a duration such as "1s"; it doubles for each further
+    /// retry, up to one minute.
+    pub retry_backoff: GoDuration,
 }
 
 impl Default for AlertConfig {
@@ -204,6 +213,9 @@ impl Default for AlertConfig {
             topic_buffer_length: 5000,
             persist_topics: true,
             test_events: false,
+            handler_timeout: GoDuration::from_secs(60),
+            handler_retries: 0,
+            retry_backoff: GoDuration::from_secs(1),
         }
     }
 }
@@ -214,6 +226,16 @@ impl AlertConfig {
             return Err(Invalid::new(
                 "[alert] topic-buffer-length must be at least 1, got 0",
             ));
+        }
+        for (key, value) in [
+            ("handler-timeout", self.handler_timeout),
+            ("retry-backoff", self.retry_backoff),
+        ] {
+            if value <= GoDuration::ZERO {
+                return Err(Invalid::new(format!(
+                    "[alert] {key} must be greater than zero, got {value}"
+                )));
+            }
         }
         Ok(())
     }
