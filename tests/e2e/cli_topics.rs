@@ -99,6 +99,14 @@ fn seed_handler_files_define_show_list_and_delete() {
         )
     );
 
+    assert_eq!(
+        ok(server.cli(&["list", "topic-handlers", "*", "disk", "exec*"])),
+        format!(
+            "{:<11}{:<15}{:<11}\n{:<11}{:<15}{:<11}\n{:<11}{:<15}{:<11}\n",
+            "Topic", "ID", "Kind", "cpu", "exec-cpu-alert", "exec", "disk", "disk", "tcp",
+        )
+    );
+
     let shown = ok(server.cli(&["show-topic", "cpu"]));
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(

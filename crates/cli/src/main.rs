@@ -82,7 +82,7 @@ enum Listable {
     ServiceTests,
     /// Topics: `list topics [pattern]`.
     Topics,
-    /// Topic handlers: `list topic-handlers [topic-pattern] [handler-pattern]`.
+    /// Topic handlers: `list topic-handlers [topic-pattern] [handler-pattern...]`.
     #[value(name = "topic-handlers")]
     TopicHandlers,
 }
@@ -140,15 +140,7 @@ async fn dispatch(url: &str, command: Command) -> Result<(), ClientError> {
         Command::List {
             what: Listable::TopicHandlers,
             patterns,
-        } => {
-            if patterns.len() > 2 {
-                return Err(ClientError::Input(
-                    "list topic-handlers takes at most a topic pattern and a handler pattern"
-                        .to_owned(),
-                ));
-            }
-            commands::topic_handlers::list(&client, &patterns, &mut out).await
-        }
+        } => commands::topic_handlers::list(&client, &patterns, &mut out).await,
         Command::DefineTopicHandler { file } => {
             commands::topic_handlers::define(&client, &file).await
         }

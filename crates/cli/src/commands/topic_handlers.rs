@@ -1,4 +1,4 @@
-//! `define-topic-handler FILE`, `list topic-handlers [topic-pattern] [handler-pattern]`,
+//! `define-topic-handler FILE`, `list topic-handlers [topic-pattern] [handler-pattern...]`,
 //! `show-topic-handler TOPIC ID` and `delete topic-handlers TOPIC PATTERN...`.
 
 use std::io::Write;
@@ -25,7 +25,7 @@ async fn handlers(client: &Client, topic: &str, pattern: &str) -> Result<Vec<Val
         .unwrap_or_default())
 }
 
-/// `list topic-handlers [topic-pattern] [handler-pattern]`: a `Topic ID Kind` table, each
+/// `list topic-handlers [topic-pattern] [handler-pattern...]`: a `Topic ID Kind` table, each
 /// column as wide as max(10, longest) + 1.
 pub async fn list(
     client: &Client,
@@ -33,13 +33,22 @@ pub async fn list(
     out: &mut impl Write,
 ) -> Result<(), ClientError> {
     let topic_pattern = patterns.first().cloned().into_iter().collect::<Vec<_>>();
-    let handler_pattern = patterns.get(1).map(String::as_str).unwrap_or("");
+    let handler_patterns: Vec<&str> = match patterns.get(1..) {
+        Some(rest) if !rest.is_empty() => rest.iter().map(String::as_str).collect(),
+        _ => vec![""],
+    };
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for topic in matching(client, &topic_pattern).await? {
-        for h in handlers(client, &topic.id, handler_pattern).await? {
-            rows.push((topic.id.clone(), str_of(&h, "id"), str_of(&h, "kind")));
+        for pattern in &handler_patterns {
+            for h in handlers(client, &topic.id, pattern).await? {
+                let row = (topic.id.clone(), str_of(&h, "id"), str_of(&h, "kind"));
+                if !rows.contains(&row) {
+                    rows.push(row);
+                }
+            }
         }
     }
+    rows.sort();
     let width =
         |f: fn(&(String, String, String)) -> usize| rows.iter().map(f).fold(10, usize::max) + 1;
     let (tw, iw, kw) = (

@@ -197,7 +197,7 @@ pub struct AlertConfig {
     /// to drive topics without a task. Keep it off in production.
     pub test_events: bool,
     /// The longest one handler call may take, as a duration such as "1m". Handlers have their
-    /// own, usually shorter, timeouts ([exec] timeout...); this bounds every kind.
+    /// own, usually shorter, timeouts (such as the exec timeout); this bounds every kind.
     pub handler_timeout: GoDuration,
     /// How many times a delivery that failed with a retryable error (connection refused, a
     /// timeout, HTTP 5xx) is tried again. 0, the default, never retries, as Kapacitor.
