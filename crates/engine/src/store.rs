@@ -510,6 +510,31 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_schema_is_refused_without_changing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("klaxon.db");
+        drop(Store::open(&path).unwrap());
+        {
+            let db = Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("schema_version", 99)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("schema version 99 is newer than this klaxond supports (1)"),
+            "{err}"
+        );
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let version = txn.open_table(META).unwrap().get("schema_version").unwrap();
+        assert_eq!(version.map(|v| v.value()), Some(99));
+    }
+
+    #[test]
     fn a_second_open_is_refused_as_locked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("klaxon.db");
