@@ -21,6 +21,7 @@ mod services;
 mod spec;
 mod stats;
 mod store;
+pub mod tasks;
 
 pub use error::{EngineError, StoreError};
 pub use internal::{AGGREGATE, INTERNAL_KINDS, PUBLISH};

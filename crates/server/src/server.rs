@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use klaxon_core::{Registry, RegistryError, ServiceError};
+use klaxon_engine::tasks::TaskManager;
 use klaxon_engine::{
     AlertService, EngineConfig, EngineError, INTERNAL_KINDS, Services, Store, StoreError,
 };
@@ -67,6 +68,9 @@ pub enum StartError {
     /// The database cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The stored tasks cannot be loaded.
+    #[error("cannot load the stored tasks: {0}")]
+    Tasks(String),
     /// The alert service cannot start.
     #[error("cannot start the alert service: {0}")]
     Engine(#[from] EngineError),
@@ -114,6 +118,14 @@ impl Server {
             tracing::info!(dir = %load_dir, loaded = loaded.len(), failed = errors.len(), "handler files loaded");
         }
 
+        let tasks = TaskManager::open(
+            alerts.clone(),
+            alerts.store().clone(),
+            self.registry.clone(),
+            server_info(),
+        )
+        .map_err(|e| StartError::Tasks(e.to_string()))?;
+
         let address = self.config.server.http.bind_target();
         let listener = TcpListener::bind(&address)
             .await
@@ -128,6 +140,8 @@ impl Server {
         let app = http::router(AppState {
             services: Arc::clone(&services),
             alerts: alerts.clone(),
+            tasks,
+            max_body_size: self.config.server.http.max_body_size,
             test_events: alert.test_events,
             registry: self.registry.clone(),
             config_override,
@@ -227,5 +241,17 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!(signal = "SIGINT", "shutting down"),
         () = term => tracing::info!(signal = "SIGTERM", "shutting down"),
+    }
+}
+
+/// What templates see as `.ServerInfo`: this host's name.
+fn server_info() -> klaxon_pipeline::ServerInfo {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    klaxon_pipeline::ServerInfo {
+        hostname,
+        ..Default::default()
     }
 }

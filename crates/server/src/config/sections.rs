@@ -95,12 +95,16 @@ pub struct HttpConfig {
     /// Address and port the API listens on. The default is loopback only, on Kapacitor's port;
     /// use "0.0.0.0:9092" (or ":9092") to listen on every interface.
     pub bind_address: String,
+    /// Largest request body accepted by /write, in bytes (after gzip decoding too). Larger
+    /// bodies get 413; send smaller batches.
+    pub max_body_size: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             bind_address: "127.0.0.1:9092".to_owned(),
+            max_body_size: 25_000_000,
         }
     }
 }

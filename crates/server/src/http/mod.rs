@@ -6,7 +6,9 @@ mod handlers;
 mod ping;
 pub mod respond;
 mod service_tests;
+mod tasks;
 mod topics;
+mod write;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +18,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use error::ApiError;
 
@@ -32,6 +34,10 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// Topics, topic handlers and their delivery.
     pub alerts: AlertService,
+    /// Stream tasks.
+    pub tasks: klaxon_engine::tasks::TaskManager,
+    /// `[http] max-body-size`, for writes.
+    pub max_body_size: usize,
     /// Whether the testing route that posts raw events into a topic is on.
     pub test_events: bool,
     /// The handler kinds (for their default and secret configuration keys).
@@ -44,6 +50,12 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/ping", get(ping::ping).head(ping::ping))
+        .route("/write", post(write::write))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/tasks/{id}",
+            get(tasks::get).patch(tasks::patch).delete(tasks::delete),
+        )
         .route("/service-tests", get(service_tests::list))
         .route("/service-tests/", get(service_tests::missing_name))
         .route(
@@ -87,6 +99,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/kapacitor/v1preview", api.clone())
         .nest("/kapacitor/v1", api)
+        // InfluxDB subscriptions and Telegraf write to /write, as to InfluxDB itself.
+        .route("/write", post(write::write))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(version_headers))

@@ -45,7 +45,8 @@ pub struct ListQuery {
 }
 
 fn decode(body: &Bytes) -> Result<TaskBody, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid task JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid task JSON: {e}")))
 }
 
 fn task_error(err: TaskError) -> ApiError {
@@ -67,8 +68,14 @@ fn check_body(body: &TaskBody) -> Result<(), ApiError> {
     if body.template_id.as_deref().is_some_and(|t| !t.is_empty()) {
         return Err(ApiError::bad_request("template tasks are not supported"));
     }
-    if body.vars.as_ref().is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
-        return Err(ApiError::bad_request("task vars are not supported; write the values into the script"));
+    if body
+        .vars
+        .as_ref()
+        .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        return Err(ApiError::bad_request(
+            "task vars are not supported; write the values into the script",
+        ));
     }
     Ok(())
 }
@@ -79,7 +86,11 @@ fn dot(id: &str, script: &str) -> String {
     if let Ok(program) = klaxon_tick::compile_script(script) {
         for node in &program.nodes {
             if let Some(parent) = node.parent {
-                out.push_str(&format!("{} -> {};\n", program.nodes[parent].id(), node.id()));
+                out.push_str(&format!(
+                    "{} -> {};\n",
+                    program.nodes[parent].id(),
+                    node.id()
+                ));
             }
         }
     }
@@ -99,7 +110,7 @@ pub fn task_json(info: &TaskInfo) -> Value {
         "id": r.id,
         "template-id": "",
         "type": "stream",
-        "dbrps": r.dbrps,
+        "dbrps": info.dbrps,
         "script": r.script,
         "vars": {},
         "dot": dot(&r.id, &r.script),
@@ -127,15 +138,28 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Respon
     }
     let info = state
         .tasks
-        .define(&id, &script, body.dbrps.unwrap_or_default(), body.status.unwrap_or_default())
+        .define(
+            &id,
+            &script,
+            body.dbrps.unwrap_or_default(),
+            body.status.unwrap_or_default(),
+        )
         .map_err(task_error)?;
     Ok(pretty(StatusCode::OK, &task_json(&info)))
 }
 
 /// `GET /kapacitor/v1/tasks`.
-pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Response, ApiError> {
-    let pattern = query.pattern.as_deref().filter(|p| !p.is_empty()).unwrap_or("*");
-    let pattern = Pattern::new(pattern).map_err(|e| ApiError::bad_request(format!("invalid pattern: {e}")))?;
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let pattern = query
+        .pattern
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("*");
+    let pattern = Pattern::new(pattern)
+        .map_err(|e| ApiError::bad_request(format!("invalid pattern: {e}")))?;
     let tasks: Vec<Value> = state
         .tasks
         .list(|id| pattern.matches(id))
@@ -148,17 +172,29 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
 }
 
 /// `GET /kapacitor/v1/tasks/<id>`.
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let info = state.tasks.get(&id).ok_or_else(|| task_error(TaskError::NotFound(id.clone())))?;
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let info = state
+        .tasks
+        .get(&id)
+        .ok_or_else(|| task_error(TaskError::NotFound(id.clone())))?;
     Ok(pretty(StatusCode::OK, &task_json(&info)))
 }
 
 /// `PATCH /kapacitor/v1/tasks/<id>`.
-pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let body = decode(&body)?;
     check_body(&body)?;
     if body.id.as_deref().is_some_and(|new| new != id) {
-        return Err(ApiError::bad_request("renaming a task is not supported; define it under the new ID"));
+        return Err(ApiError::bad_request(
+            "renaming a task is not supported; define it under the new ID",
+        ));
     }
     let change = TaskChange {
         script: body.script,
@@ -170,8 +206,10 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, body: 
 }
 
 /// `DELETE /kapacitor/v1/tasks/<id>`: 204, also for an unknown task.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.tasks.delete(&id).map_err(task_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
-

@@ -64,6 +64,25 @@ impl IntoResponse for WriteError {
     }
 }
 
+/// `POST /write`: 204 once every point of the body has gone through the tasks.
+pub async fn write(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    axum::extract::Query(query): axum::extract::Query<WriteQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, WriteError> {
+    let points = parse_request(&query, &headers, &body, state.max_body_size)?;
+    let tasks = state.tasks.clone();
+    // Pipelines are CPU work: keep them off the async workers that serve the API.
+    tokio::task::spawn_blocking(move || tasks.write(&points))
+        .await
+        .map_err(|e| WriteError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("processing the points failed: {e}"),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Decodes and parses a write request into points. `max_body` bounds the body after gzip
 /// decoding too, so a small compressed body cannot expand without limit.
 pub fn parse_request(
@@ -82,11 +101,17 @@ pub fn parse_request(
     let decoded;
     let raw: &[u8] = if gzip {
         let mut out = Vec::new();
-        let limit = u64::try_from(max_body).unwrap_or(u64::MAX).saturating_add(1);
+        let limit = u64::try_from(max_body)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
         flate2::read::GzDecoder::new(&body[..])
             .take(limit)
             .read_to_end(&mut out)
-            .map_err(|e| WriteError::bad(format!("body is not valid gzip (Content-Encoding: gzip): {e}")))?;
+            .map_err(|e| {
+                WriteError::bad(format!(
+                    "body is not valid gzip (Content-Encoding: gzip): {e}"
+                ))
+            })?;
         if out.len() > max_body {
             return Err(WriteError::too_large(max_body));
         }
@@ -95,7 +120,8 @@ pub fn parse_request(
     } else {
         body
     };
-    let text = std::str::from_utf8(raw).map_err(|e| WriteError::bad(format!("body is not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(raw).map_err(|e| WriteError::bad(format!("body is not UTF-8: {e}")))?;
     let precision: Precision = query
         .precision
         .as_deref()
@@ -104,10 +130,17 @@ pub fn parse_request(
         .map_err(|e: ingest::InvalidPrecision| WriteError::bad(e.to_string()))?;
     let db = query.db.as_deref().unwrap_or("");
     if db.is_empty() {
-        return Err(WriteError::bad("database is required; add ?db=<database> to the URL"));
+        return Err(WriteError::bad(
+            "database is required; add ?db=<database> to the URL",
+        ));
     }
-    let rp = query.rp.as_deref().filter(|rp| !rp.is_empty()).unwrap_or("autogen");
-    ingest::parse(text, db, rp, precision, Timestamp::now()).map_err(|e| WriteError::bad(e.to_string()))
+    let rp = query
+        .rp
+        .as_deref()
+        .filter(|rp| !rp.is_empty())
+        .unwrap_or("autogen");
+    ingest::parse(text, db, rp, precision, Timestamp::now())
+        .map_err(|e| WriteError::bad(e.to_string()))
 }
 
 #[cfg(test)]
@@ -128,10 +161,22 @@ mod tests {
     #[test]
     fn accepts_subscription_style_writes() {
         let body = Bytes::from_static(b"cpu,host=serverA usage_idle=5 1000000000\n");
-        let points = parse_request(&query("telegraf", Some("autogen"), Some("ns")), &HeaderMap::new(), &body, 1 << 20).unwrap();
+        let points = parse_request(
+            &query("telegraf", Some("autogen"), Some("ns")),
+            &HeaderMap::new(),
+            &body,
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(points[0].database, "telegraf");
         assert_eq!(points[0].time.as_nanos(), 1_000_000_000);
-        let points = parse_request(&query("db", None, Some("s")), &HeaderMap::new(), &body, 1 << 20).unwrap();
+        let points = parse_request(
+            &query("db", None, Some("s")),
+            &HeaderMap::new(),
+            &body,
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(points[0].retention_policy, "autogen");
     }
 
@@ -142,10 +187,25 @@ mod tests {
         let body = Bytes::from(encoder.finish().unwrap());
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
-        assert_eq!(parse_request(&query("db", None, None), &headers, &body, 1 << 20).unwrap().len(), 1);
-        let err = parse_request(&query("db", None, None), &headers, &Bytes::from_static(b"plain"), 1 << 20).unwrap_err();
+        assert_eq!(
+            parse_request(&query("db", None, None), &headers, &body, 1 << 20)
+                .unwrap()
+                .len(),
+            1
+        );
+        let err = parse_request(
+            &query("db", None, None),
+            &headers,
+            &Bytes::from_static(b"plain"),
+            1 << 20,
+        )
+        .unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
-        assert!(err.message.starts_with("body is not valid gzip"), "{}", err.message);
+        assert!(
+            err.message.starts_with("body is not valid gzip"),
+            "{}",
+            err.message
+        );
         let err = parse_request(&query("db", None, None), &headers, &body, 5).unwrap_err();
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
@@ -153,12 +213,30 @@ mod tests {
     #[test]
     fn bad_requests_say_what_to_fix() {
         let body = Bytes::from_static(b"cpu v=1\n");
-        let err = parse_request(&query("", None, None), &HeaderMap::new(), &body, 1 << 20).unwrap_err();
-        assert_eq!(err.message, "database is required; add ?db=<database> to the URL");
-        let err = parse_request(&query("db", None, Some("x")), &HeaderMap::new(), &body, 1 << 20).unwrap_err();
-        assert_eq!(err.message, "invalid precision \"x\"; use n, u, ms, s, m or h");
-        let err = parse_request(&query("db", None, None), &HeaderMap::new(), &Bytes::from_static(b"cpu v=1\ncpu\n"), 1 << 20)
-            .unwrap_err();
+        let err =
+            parse_request(&query("", None, None), &HeaderMap::new(), &body, 1 << 20).unwrap_err();
+        assert_eq!(
+            err.message,
+            "database is required; add ?db=<database> to the URL"
+        );
+        let err = parse_request(
+            &query("db", None, Some("x")),
+            &HeaderMap::new(),
+            &body,
+            1 << 20,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "invalid precision \"x\"; use n, u, ms, s, m or h"
+        );
+        let err = parse_request(
+            &query("db", None, None),
+            &HeaderMap::new(),
+            &Bytes::from_static(b"cpu v=1\ncpu\n"),
+            1 << 20,
+        )
+        .unwrap_err();
         assert!(err.message.starts_with("line 2: "), "{}", err.message);
         let err = parse_request(&query("db", None, None), &HeaderMap::new(), &body, 3).unwrap_err();
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
