@@ -92,6 +92,12 @@ impl Client {
             .await
     }
 
+    /// `PATCH /kapacitor/v1<path>` with a JSON body, expecting 200.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.send(Method::PATCH, path, Some(body), &[StatusCode::OK])
+            .await
+    }
+
     /// `DELETE /kapacitor/v1<path>`, expecting 204.
     pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
         self.send(Method::DELETE, path, None, &[StatusCode::NO_CONTENT])

@@ -37,6 +37,46 @@ enum Command {
         /// Glob patterns of names (all when none).
         patterns: Vec<String>,
     },
+    /// Define a task, or change an existing one (reloading it if it is enabled).
+    Define {
+        /// The task ID.
+        id: String,
+        /// The TICKscript file.
+        #[arg(long, value_name = "FILE")]
+        tick: Option<std::path::PathBuf>,
+        /// The task type: stream.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// A database and retention policy, db.rp (repeatable).
+        #[arg(long, value_name = "DB.RP")]
+        dbrp: Vec<String>,
+        /// Do not reload an enabled task.
+        #[arg(long = "no-reload")]
+        no_reload: bool,
+    },
+    /// Enable tasks.
+    Enable {
+        /// Task IDs or glob patterns.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Disable tasks.
+    Disable {
+        /// Task IDs or glob patterns.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Reload tasks (disable, then enable).
+    Reload {
+        /// Task IDs or glob patterns.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Show a task.
+    Show {
+        /// The task ID.
+        id: String,
+    },
     /// Define or replace a topic handler from a YAML or JSON file.
     #[command(name = "define-topic-handler")]
     DefineTopicHandler {
@@ -80,6 +120,8 @@ enum Listable {
     /// The services that have a test.
     #[value(name = "service-tests")]
     ServiceTests,
+    /// Tasks: `list tasks [pattern...]`.
+    Tasks,
     /// Topics: `list topics [pattern]`.
     Topics,
     /// Topic handlers: `list topic-handlers [topic-pattern] [handler-pattern...]`.
@@ -89,6 +131,8 @@ enum Listable {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Deletable {
+    /// Tasks: `delete tasks PATTERN...`.
+    Tasks,
     /// Topics: `delete topics PATTERN...`.
     Topics,
     /// Topic handlers: `delete topic-handlers TOPIC PATTERN...`.
@@ -133,6 +177,35 @@ async fn dispatch(url: &str, command: Command) -> Result<(), ClientError> {
             what: Listable::ServiceTests,
             patterns,
         } => commands::service_tests::list(&client, &patterns, &mut out).await,
+        Command::List {
+            what: Listable::Tasks,
+            patterns,
+        } => commands::tasks::list(&client, &patterns, &mut out).await,
+        Command::Define {
+            id,
+            tick,
+            kind,
+            dbrp,
+            no_reload,
+        } => {
+            commands::tasks::define(
+                &client,
+                &id,
+                tick.as_deref(),
+                kind.as_deref(),
+                &dbrp,
+                no_reload,
+            )
+            .await
+        }
+        Command::Enable { ids } => commands::tasks::change_status(&client, &ids, "enabled").await,
+        Command::Disable { ids } => commands::tasks::change_status(&client, &ids, "disabled").await,
+        Command::Reload { ids } => commands::tasks::change_status(&client, &ids, "reload").await,
+        Command::Show { id } => commands::tasks::show(&client, &id, &mut out).await,
+        Command::Delete {
+            what: Deletable::Tasks,
+            args,
+        } => commands::tasks::delete(&client, &args).await,
         Command::List {
             what: Listable::Topics,
             patterns,
