@@ -1,51 +1,13 @@
 //! Delivery through topic handlers: exact bytes for exec and tcp, match, publish, aggregate,
 //! hung handlers, queue overflow, and state across a crash.
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use klaxon_e2e::{DEADLINE, Klaxond, wait_for};
+use klaxon_e2e::{Klaxond, TcpSink, read_when_complete, wait_for};
 use serde_json::{Value, json};
 
 use crate::topic_handlers::{TEST_EVENTS, post_event};
-
-/// A TCP receiver like Kapacitor's test server: one payload per connection.
-struct TcpSink {
-    address: String,
-    payloads: mpsc::Receiver<String>,
-}
-
-impl TcpSink {
-    fn start() -> TcpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let (tx, payloads) = mpsc::channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { break };
-                let mut text = String::new();
-                let _ = stream.read_to_string(&mut text);
-                if tx.send(text).is_err() {
-                    break;
-                }
-            }
-        });
-        TcpSink { address, payloads }
-    }
-
-    fn next(&self) -> String {
-        self.payloads
-            .recv_timeout(DEADLINE)
-            .expect("a tcp delivery within the deadline")
-    }
-
-    fn next_json(&self) -> Value {
-        serde_json::from_str(self.next().trim_end()).unwrap()
-    }
-}
 
 fn define(server: &Klaxond, topic: &str, body: Value) {
     let response = server.send(
@@ -57,7 +19,7 @@ fn define(server: &Klaxond, topic: &str, body: Value) {
 }
 
 fn tcp_handler(id: &str, sink: &TcpSink) -> Value {
-    json!({"id": id, "kind": "tcp", "options": {"address": sink.address}})
+    json!({"id": id, "kind": "tcp", "options": {"address": sink.address()}})
 }
 
 /// The event of reference 1.5 (`TestServer_AlertJSON` "normal_json").
@@ -68,15 +30,6 @@ fn normal_event() -> Value {
 }
 
 const NORMAL_JSON: &str = r#"{"id":"id","message":"message","details":"details","time":"1970-01-01T00:00:00Z","duration":0,"level":"CRITICAL","data":{"series":[{"name":"alert","columns":["time","value"],"values":[["1970-01-01T00:00:00Z",1]]}]},"previousLevel":"OK","recoverable":true}"#;
-
-fn read_when_complete(path: &Path) -> String {
-    let mut text = String::new();
-    wait_for("the exec handler's output", || {
-        text = std::fs::read_to_string(path).unwrap_or_default();
-        text.ends_with('\n')
-    });
-    text
-}
 
 #[test]
 fn exec_and_tcp_handlers_receive_the_exact_bytes() {
@@ -103,13 +56,13 @@ fn match_filters_on_tags_level_and_changed() {
     define(
         &server,
         "test",
-        json!({"id": "host-crit", "kind": "tcp", "options": {"address": host_crit.address},
+        json!({"id": "host-crit", "kind": "tcp", "options": {"address": host_crit.address()},
                "match": "\"host\" == 'serverA' AND level() == CRITICAL"}),
     );
     define(
         &server,
         "test",
-        json!({"id": "changed", "kind": "tcp", "options": {"address": changed.address},
+        json!({"id": "changed", "kind": "tcp", "options": {"address": changed.address()},
                "match": "changed() == TRUE"}),
     );
     // Reference 7 case 10: (A,0) (B,2) (B,0) (A,2) (B,0) with crit > 1.
@@ -350,7 +303,7 @@ fn handlers_and_non_ok_states_survive_sigkill() {
         .get("/kapacitor/v1/alerts/topics/cpu/handlers/tcp")
         .json()
         .unwrap();
-    assert_eq!(handler["options"]["address"], sink.address);
+    assert_eq!(handler["options"]["address"], sink.address());
     let events: Value = server
         .get("/kapacitor/v1/alerts/topics/cpu/events")
         .json()

@@ -10,5 +10,6 @@ mod load_dir;
 mod ping;
 mod registry;
 mod service_tests;
+mod tasks;
 mod topic_handlers;
 mod xtask;

@@ -500,3 +500,58 @@ pub fn copy_workspace(to: &Path) {
     }
     copy_dir(&workspace_root(), to);
 }
+
+/// A TCP receiver like Kapacitor's test server: it accepts connections and keeps one payload
+/// (everything read until the peer closes) per connection.
+#[derive(Debug)]
+pub struct TcpSink {
+    address: String,
+    payloads: std::sync::mpsc::Receiver<String>,
+}
+
+impl TcpSink {
+    /// Listens on an ephemeral loopback port.
+    pub fn start() -> TcpSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a tcp sink");
+        let address = listener.local_addr().expect("sink address").to_string();
+        let (tx, payloads) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut stream, &mut text);
+                if tx.send(text).is_err() {
+                    break;
+                }
+            }
+        });
+        TcpSink { address, payloads }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The next payload; panics after [`DEADLINE`].
+    pub fn next(&self) -> String {
+        self.payloads
+            .recv_timeout(DEADLINE)
+            .expect("a tcp delivery within the deadline")
+    }
+
+    /// The next payload as JSON.
+    pub fn next_json(&self) -> serde_json::Value {
+        serde_json::from_str(self.next().trim_end()).expect("a JSON payload")
+    }
+}
+
+/// The contents of `path` once a program has written a whole line to it.
+pub fn read_when_complete(path: &Path) -> String {
+    let mut text = String::new();
+    wait_for("a program's output file", || {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        text.ends_with('\n')
+    });
+    text
+}
