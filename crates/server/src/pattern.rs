@@ -129,7 +129,7 @@ mod tests {
             ("*", "", true),
             ("*", "a/b", false),
             ("s*", "slack", true),
-            ("s*", "tcp", false),
+            ("s*", "tls", false),
             ("main:*", "main:task:alert2", true),
             ("a?c", "abc", true),
             ("a?c", "a/c", false),
@@ -140,8 +140,8 @@ mod tests {
             ("\\*", "x", false),
             ("handler*", "handler2", true),
             ("*x*y", "axbxy", true),
-            ("exec", "exec", true),
-            ("exec", "exec2", false),
+            ("exact", "exact", true),
+            ("exact", "exact2", false),
         ];
         for &(pattern, name, expected) in cases {
             assert_eq!(
