@@ -3,11 +3,14 @@
 use klaxon_core::{GoDuration, Invalid, ServiceConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::policy::Allowlist;
+
 /// The `[exec]` section of the server configuration.
 ///
 /// ```toml
 /// [exec]
 /// timeout = "30s"
+/// allowed-programs = ["/usr/local/bin/*"]
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -15,12 +18,19 @@ pub struct Config {
     /// How long one run of the program may take, as a duration such as "30s". A program still
     /// running then is killed, with every process it started in its process group.
     pub timeout: GoDuration,
+    /// The programs a handler may run, as absolute paths or globs ("/usr/local/bin/alert-*";
+    /// `*` does not cross a "/"). Empty, the default, allows every program, as Kapacitor does.
+    /// When set, a definition naming another program is refused; a bare name is resolved on
+    /// PATH when the handler is defined and the resolved path is checked and run. Read from the
+    /// file and environment at startup only: the config API cannot widen it.
+    pub allowed_programs: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             timeout: GoDuration::from_secs(30),
+            allowed_programs: Vec::new(),
         }
     }
 }
@@ -33,6 +43,6 @@ impl ServiceConfig for Config {
                 self.timeout
             )));
         }
-        Ok(())
+        Allowlist::new(&self.allowed_programs).map(|_| ())
     }
 }

@@ -17,6 +17,7 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 use crate::Config;
+use crate::policy::Allowlist;
 
 /// How much of a program's output an error message keeps; the rest is read and dropped.
 const OUTPUT_LIMIT: usize = 64 * 1024;
@@ -53,6 +54,9 @@ pub struct Options {
 pub struct ExecService {
     /// Shared with every handler, so that `update()` reaches handlers made earlier.
     config: Arc<RwLock<Config>>,
+    /// `allowed-programs` as the server started with it. `update()` (the config API) does not
+    /// change it: whoever may change configuration at runtime must not be able to widen it.
+    allowlist: Allowlist,
 }
 
 #[async_trait]
@@ -65,8 +69,13 @@ impl Service for ExecService {
     type TestOptions = Options;
 
     fn new(config: Config) -> Self {
+        // `Config::validate` has compiled the same patterns before any service is built; an
+        // unvalidated config that slips through refuses every program rather than none.
+        let allowlist = Allowlist::new(&config.allowed_programs)
+            .unwrap_or_else(|_| Allowlist::refusing_all(&config.allowed_programs));
         ExecService {
             config: Arc::new(RwLock::new(config)),
+            allowlist,
         }
     }
 
@@ -99,8 +108,9 @@ impl ExecService {
         if options.prog.is_empty() {
             return Err(Invalid::new("prog must not be empty"));
         }
+        let prog = self.allowlist.admit(&options.prog)?;
         Ok(ExecHandler {
-            prog: options.prog,
+            prog,
             args: options.args,
             config: Arc::clone(&self.config),
         })

@@ -54,6 +54,20 @@
 //!
 //! A changed timeout applies to the next alert of every exec handler.
 //!
+//! ```toml
+//! [exec]
+//! # Only these programs may be named by a handler; empty allows every program.
+//! allowed-programs = ["/usr/local/bin/alert-*", "/usr/bin/logger"]
+//! ```
+//!
+//! With `allowed-programs` set, a handler file, an HTTP create, a TICKscript `.exec()` or a
+//! service test naming another program is refused when it is defined:
+//! `exec: program "/bin/rm" is not allowed by [exec] allowed-programs; allowed: /usr/local/bin/*`.
+//! A bare name (`logger`) is resolved on the server's `PATH` at definition time; the resolved
+//! absolute path is what is checked and what runs. `.` and `..` are resolved lexically first.
+//! The list is read at startup only; changing it through the config API has no effect until a
+//! restart with the new value in the file or environment.
+//!
 //! # Failures
 //!
 //! An empty `prog` refuses the handler definition. At delivery, each of these fails the delivery
@@ -84,6 +98,7 @@
 
 mod config;
 mod handler;
+mod policy;
 
 pub use config::Config;
 pub use handler::{ExecService, Options};

@@ -116,7 +116,10 @@ fn is_registered_builds_from_its_sample_and_is_documented() {
 #[test]
 fn defaults_are_a_thirty_second_timeout_and_no_program() {
     let service = service(Value::Null);
-    assert_eq!(service.config(), json!({"timeout": "30s"}));
+    assert_eq!(
+        service.config(),
+        json!({"timeout": "30s", "allowed-programs": []})
+    );
     assert_eq!(service.default_options(), json!({"prog": "", "args": []}));
     assert_eq!(service.test_options(), json!({"prog": "", "args": []}));
 }
@@ -419,4 +422,145 @@ async fn the_service_test_reports_the_failure() {
         .await
         .expect_err("exit status 1");
     assert_eq!(err.to_string(), "exec false: exit status 1");
+}
+
+/// The exec service with `allowed-programs` set to `patterns`.
+fn allowing(patterns: &[&str]) -> Arc<dyn DynService> {
+    service(json!({ "allowed-programs": patterns }))
+}
+
+#[test]
+fn a_program_outside_the_allowlist_is_refused_naming_it_and_the_setting() {
+    let service = allowing(&["/usr/local/bin/*", "/opt/alerts/notify"]);
+    let cases = [
+        ("/bin/rm", r#""/bin/rm""#),
+        // `*` does not cross a separator.
+        ("/usr/local/bin/sub/x", r#""/usr/local/bin/sub/x""#),
+        // `..` is resolved before matching.
+        (
+            "/usr/local/bin/../../../bin/rm",
+            r#""/usr/local/bin/../../../bin/rm" (/bin/rm)"#,
+        ),
+        ("/opt/alerts/notify2", r#""/opt/alerts/notify2""#),
+    ];
+    for (prog, shown) in cases {
+        let err = service
+            .handler(&json!({"prog": prog}))
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "exec: program {shown} is not allowed by [exec] allowed-programs; allowed: \
+                 /usr/local/bin/*, /opt/alerts/notify"
+            ),
+            "prog {prog}"
+        );
+    }
+    for prog in ["/usr/local/bin/page-oncall", "/opt/alerts/notify"] {
+        service
+            .handler(&json!({"prog": prog}))
+            .unwrap_or_else(|e| panic!("{prog} is allowed: {e}"));
+    }
+}
+
+#[test]
+fn a_bare_name_is_checked_as_the_path_it_resolves_to_on_path() {
+    let sh = std::env::split_paths(&std::env::var_os("PATH").expect("PATH is set"))
+        .map(|dir| dir.join("sh"))
+        .find(|p| p.is_file())
+        .expect("sh is on PATH");
+    let err = allowing(&["/nowhere/*"])
+        .handler(&json!({"prog": "sh"}))
+        .expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "exec: program \"sh\" ({}) is not allowed by [exec] allowed-programs; allowed: \
+             /nowhere/*",
+            sh.display()
+        )
+    );
+    let exact = sh.display().to_string();
+    allowing(&[&exact])
+        .handler(&json!({"prog": "sh"}))
+        .expect("sh resolves to an allowed path");
+    let err = allowing(&[&exact])
+        .handler(&json!({"prog": "no-such-program-klaxon"}))
+        .expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "exec: program \"no-such-program-klaxon\" is not on the server's PATH, so [exec] \
+         allowed-programs cannot allow it; give its absolute path"
+    );
+}
+
+#[test]
+fn allowlist_entries_must_be_absolute_valid_globs() {
+    let registry = Registry::linked().expect("the registry assembles");
+    let exec = registry.get("exec").expect("exec is registered");
+    let cases = [
+        (
+            json!({"allowed-programs": ["bin/*"]}),
+            r#"exec: allowed-programs entry "bin/*" is not an absolute path; write it like "/usr/local/bin/*""#,
+        ),
+        (
+            json!({"allowed-programs": ["/usr/bin/[a"]}),
+            r#"exec: allowed-programs entry "/usr/bin/[a" is not a valid glob: unclosed character class; missing ']'"#,
+        ),
+    ];
+    for (config, expected) in cases {
+        let err = exec.build(&config).expect_err("refused");
+        assert_eq!(err.to_string(), expected, "config {config}");
+    }
+}
+
+#[test]
+fn the_config_api_cannot_widen_the_allowlist() {
+    let service = allowing(&["/usr/local/bin/*"]);
+    service
+        .update(&json!({"allowed-programs": []}))
+        .expect("the update itself is valid");
+    let err = service
+        .handler(&json!({"prog": "/bin/rm"}))
+        .expect_err("still refused");
+    assert!(
+        err.to_string().contains("allowed: /usr/local/bin/*"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_service_test_goes_through_the_allowlist() {
+    let ws = Workspace::new();
+    let script = ws.script(r#"touch "$OUT/ran""#);
+    let err = allowing(&["/usr/local/bin/*"])
+        .test(&json!({"prog": "sh", "args": [script]}))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("is not allowed by [exec] allowed-programs"),
+        "{err}"
+    );
+    assert!(!ws.path("ran").exists(), "the refused program never ran");
+}
+
+#[tokio::test]
+async fn an_allowed_program_runs_by_its_resolved_path() {
+    let ws = Workspace::new();
+    let script = ws.script(r#"touch "$OUT/ran""#);
+    let sh = std::env::split_paths(&std::env::var_os("PATH").expect("PATH is set"))
+        .map(|dir| dir.join("sh"))
+        .find(|p| p.is_file())
+        .expect("sh is on PATH");
+    let allowed = sh.display().to_string();
+    let handler = handler(
+        &*allowing(&[&allowed]),
+        json!({"prog": "sh", "args": [script]}),
+    );
+    handler
+        .handle(&Event::sample("cpu is CRITICAL"))
+        .await
+        .expect("the allowed program runs");
+    assert!(ws.path("ran").exists());
 }
