@@ -125,6 +125,13 @@ impl Server {
             server_info(),
         )
         .map_err(|e| StartError::Tasks(e.to_string()))?;
+        if !load_dir.is_empty() {
+            let (loaded, errors) = crate::load::load_tasks(Path::new(load_dir), &tasks);
+            for error in &errors {
+                tracing::error!(file = %error.path.display(), error = %error.reason, "cannot load task file");
+            }
+            tracing::info!(dir = %load_dir, loaded = loaded.len(), failed = errors.len(), "task files loaded");
+        }
 
         let address = self.config.server.http.bind_target();
         let listener = TcpListener::bind(&address)

@@ -249,8 +249,11 @@ impl AlertConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LoadConfig {
-    /// A directory whose handlers/*.yaml, *.yml and *.json topic-handler files are defined (or
-    /// replaced) at every start. Empty: load nothing.
+    /// A directory loaded at every start: its handlers/*.yaml, *.yml and *.json topic-handler
+    /// files are defined (or replace the handler of the same topic and ID), and its tasks/*.tick
+    /// TICKscripts are defined (or replace the task's script) as enabled tasks named by the file
+    /// stem, reading the dbrps of their `dbrp` statements. A missing handlers/ or tasks/ is
+    /// fine. Empty: load nothing.
     pub dir: String,
 }
 
