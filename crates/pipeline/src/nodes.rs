@@ -1,8 +1,11 @@
 //! The stream nodes before the alert node: `from`, `where` and `eval`.
 
+use std::sync::Arc;
+
 use klaxon_core::FieldValue;
 use klaxon_tick::{Lambda, Node};
 
+use crate::batch::Group;
 use crate::props::{self, once, unknown_property};
 use crate::{DefineError, GroupId, Point};
 
@@ -17,6 +20,8 @@ pub struct From {
     group_by: Vec<String>,
     group_by_all: bool,
     by_measurement: bool,
+    /// The `groupBy` keys, sorted and deduplicated (unused with `groupBy(*)`).
+    keys: Arc<[String]>,
 }
 
 impl From {
@@ -40,6 +45,7 @@ impl From {
             group_by: Vec::new(),
             group_by_all: false,
             by_measurement: false,
+            keys: Arc::from(Vec::new()),
         };
         for p in &node.properties {
             let single = |p: &klaxon_tick::Property| -> Result<String, DefineError> {
@@ -68,6 +74,10 @@ impl From {
                 _ => return Err(unknown_property("from", p, Self::PROPERTIES)),
             }
         }
+        let mut keys = from.group_by.clone();
+        keys.sort();
+        keys.dedup();
+        from.keys = Arc::from(keys);
         Ok(from)
     }
 
@@ -78,7 +88,7 @@ impl From {
 
     /// Whether `point` passes; its group when it does. A `.where()` that fails to evaluate drops
     /// the point and reports why.
-    pub fn accept(&mut self, point: &Point) -> Result<Option<GroupId>, String> {
+    pub fn accept(&mut self, point: &Point) -> Result<Option<Group>, String> {
         let selected = self
             .database
             .as_ref()
@@ -96,7 +106,17 @@ impl From {
         {
             return Ok(None);
         }
-        Ok(Some(self.group(point)))
+        let keys = if self.group_by_all {
+            let mut keys: Vec<String> = point.tags.keys().cloned().collect();
+            keys.sort();
+            Arc::from(keys)
+        } else {
+            self.keys.clone()
+        };
+        Ok(Some(Group {
+            id: self.group(point),
+            keys,
+        }))
     }
 
     fn group(&self, point: &Point) -> GroupId {

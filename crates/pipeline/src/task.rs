@@ -1,11 +1,15 @@
 //! A compiled stream task: the node tree of a TICKscript, and pushing points through it.
 
-use klaxon_core::{Level, Registry, Timestamp};
+use klaxon_core::{AlertResult, Level, Registry, Timestamp};
 use klaxon_tick::{Dbrp, Program};
 
+use crate::aggregate::Aggregate;
 use crate::alert::{AlertEmission, AlertNode, ServerInfo};
+use crate::batch::{Batch, Group, Message};
+use crate::http_out::HttpOut;
 use crate::nodes::{Eval, From, Where};
-use crate::{DefineError, GroupId, Point};
+use crate::window::Window;
+use crate::{DefineError, Point};
 
 /// What a task needs from its surroundings while it processes points.
 pub trait Context {
@@ -31,10 +35,20 @@ enum Stage {
     Where(Where),
     Eval(Eval),
     Alert(Box<AlertNode>),
+    Window(Window),
+    Aggregate(Aggregate),
+    HttpOut(HttpOut),
 }
 
-/// The node types this engine supports, for error messages.
-const NODES: &[&str] = &["alert", "eval", "from", "where"];
+/// What a node sends on: points or batches (Kapacitor's stream and batch edges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Stream,
+    Batch,
+}
+
+/// The node types this engine supports besides the aggregates, for error messages.
+const NODES: &[&str] = &["alert", "eval", "from", "httpOut", "where", "window"];
 
 /// A stream task ready to take points.
 ///
@@ -72,6 +86,7 @@ impl Task {
         let program: Program = klaxon_tick::compile_script(script)?;
         let mut stages = Vec::with_capacity(program.nodes.len());
         let mut children = vec![Vec::new(); program.nodes.len()];
+        let mut edges: Vec<Edge> = Vec::with_capacity(program.nodes.len());
         for node in &program.nodes {
             if node.is_udf {
                 return Err(DefineError::new(
@@ -102,16 +117,67 @@ impl Task {
                 (_, "alert") => {
                     Stage::Alert(Box::new(AlertNode::compile(node, id, server, registry)?))
                 }
+                (_, "window") => Stage::Window(Window::compile(node)?),
+                (_, "httpOut") => Stage::HttpOut(HttpOut::compile(node)?),
+                (_, name) if Aggregate::is_aggregate(name) => {
+                    Stage::Aggregate(Aggregate::compile(node)?)
+                }
                 (_, other) => {
+                    let mut known: Vec<&str> = NODES.to_vec();
+                    known.extend(crate::aggregate::Function::NAMES);
+                    known.sort_unstable();
                     return Err(DefineError::new(
                         node.span,
                         format!(
                             "unknown node |{other}(); this server supports: {}",
-                            NODES.join(", ")
+                            known.join(", ")
                         ),
                     ));
                 }
             };
+            let input = node.parent.map_or(Edge::Stream, |p| edges[p]);
+            let output = match &stage {
+                Stage::Window(_) if input == Edge::Batch => {
+                    return Err(DefineError::new(
+                        node.span,
+                        "|window() takes points but gets windows here; remove one of the |window() nodes",
+                    ));
+                }
+                Stage::Window(_) => Edge::Batch,
+                Stage::Aggregate(_) if input == Edge::Stream => {
+                    return Err(DefineError::new(
+                        node.span,
+                        format!(
+                            "|{}() aggregates windows of points; put |window() before it, e.g. |window().period(1m).every(1m)|{}(...)",
+                            node.name, node.name
+                        ),
+                    ));
+                }
+                Stage::Aggregate(_) if node.name == "distinct" => Edge::Batch,
+                Stage::Aggregate(_) => Edge::Stream,
+                Stage::Alert(alert) if alert.uses_all() && input == Edge::Stream => {
+                    return Err(DefineError::new(
+                        node.span,
+                        ".all() applies to windows of points; put |window() before |alert() or remove .all()",
+                    ));
+                }
+                _ => input,
+            };
+            edges.push(output);
+            if let Stage::HttpOut(out) = &stage {
+                let taken = stages
+                    .iter()
+                    .any(|s| matches!(s, Stage::HttpOut(o) if o.name() == out.name()));
+                if taken {
+                    return Err(DefineError::new(
+                        node.span,
+                        format!(
+                            "two |httpOut() nodes are named '{}'; give each its own name",
+                            out.name()
+                        ),
+                    ));
+                }
+            }
             if let Some(parent) = node.parent {
                 children[parent].push(node.index);
             }
@@ -165,32 +231,82 @@ impl Task {
         Some(out)
     }
 
+    /// The latest output of the `|httpOut(name)` node, one row per group; `None` when the task
+    /// has no such node.
+    pub fn http_output(&self, name: &str) -> Option<AlertResult> {
+        self.stages.iter().find_map(|s| match s {
+            Stage::HttpOut(out) if out.name() == name => Some(out.result()),
+            _ => None,
+        })
+    }
+
     /// Pushes one point through the pipeline.
     pub fn process(&mut self, point: &Point, ctx: &mut dyn Context) {
         let children = self.children[0].clone();
+        let message = Message::Point(point.clone());
         for child in children {
-            self.push(child, point, &GroupId::nil(), ctx);
+            self.push(child, &message, &Group::nil(), ctx);
         }
     }
 
-    fn push(&mut self, index: usize, point: &Point, group: &GroupId, ctx: &mut dyn Context) {
-        let (output, group) = match &mut self.stages[index] {
-            Stage::Stream => (Some(point.clone()), group.clone()),
-            Stage::From(from) => match from.accept(point) {
-                Ok(Some(group)) => (Some(point.clone()), group),
+    fn push(&mut self, index: usize, message: &Message, group: &Group, ctx: &mut dyn Context) {
+        let node = &self.ids[index];
+        let (output, group) = match (&mut self.stages[index], message) {
+            (Stage::Stream, _) => (Some(message.clone()), group.clone()),
+            (Stage::From(from), Message::Point(point)) => match from.accept(point) {
+                Ok(Some(group)) => (Some(message.clone()), group),
                 Ok(None) => return,
-                Err(e) => return ctx.point_error(&self.ids[index], e),
+                Err(e) => return ctx.point_error(node, e),
             },
-            Stage::Where(filter) => match filter.accept(point) {
-                Ok(true) => (Some(point.clone()), group.clone()),
+            (Stage::Where(filter), Message::Point(point)) => match filter.accept(point) {
+                Ok(true) => (Some(message.clone()), group.clone()),
                 Ok(false) => return,
-                Err(e) => return ctx.point_error(&self.ids[index], e),
+                Err(e) => return ctx.point_error(node, e),
             },
-            Stage::Eval(eval) => match eval.apply(point) {
-                Ok(out) => (Some(out), group.clone()),
-                Err(e) => return ctx.point_error(&self.ids[index], e),
+            (Stage::Where(filter), Message::Batch(batch)) => {
+                let out = map_points(batch, node, ctx, |p| {
+                    Ok(filter.accept(p)?.then(|| p.clone()))
+                });
+                (Some(Message::Batch(out)), group.clone())
+            }
+            (Stage::Eval(eval), Message::Point(point)) => match eval.apply(point) {
+                Ok(out) => (Some(Message::Point(out)), group.clone()),
+                Err(e) => return ctx.point_error(node, e),
             },
-            Stage::Alert(alert) => (alert.process(point, group, ctx), group.clone()),
+            (Stage::Eval(eval), Message::Batch(batch)) => {
+                let out = map_points(batch, node, ctx, |p| eval.apply(p).map(Some));
+                (Some(Message::Batch(out)), group.clone())
+            }
+            (Stage::Alert(alert), Message::Point(point)) => (
+                alert.process(point, &group.id, ctx).map(Message::Point),
+                group.clone(),
+            ),
+            (Stage::Alert(alert), Message::Batch(batch)) => (
+                alert
+                    .process_batch(batch, &group.id, ctx)
+                    .map(Message::Batch),
+                group.clone(),
+            ),
+            (Stage::Window(window), Message::Point(point)) => (
+                window.process(point, group).map(Message::Batch),
+                group.clone(),
+            ),
+            (Stage::Aggregate(aggregate), Message::Batch(batch)) => {
+                let mut errors = Vec::new();
+                let out = aggregate.apply(batch, &mut errors);
+                for e in errors {
+                    ctx.point_error(node, e);
+                }
+                (out, group.clone())
+            }
+            (Stage::HttpOut(out), _) => {
+                out.record(message, &group.id);
+                (Some(message.clone()), group.clone())
+            }
+            // Edges are checked when the task is compiled: a from() never sees a batch, a
+            // window never sees a batch, an aggregate never sees a point.
+            (Stage::From(_) | Stage::Window(_), Message::Batch(_))
+            | (Stage::Aggregate(_), Message::Point(_)) => return,
         };
         let Some(output) = output else { return };
         let children = self.children[index].clone();
@@ -200,8 +316,29 @@ impl Task {
     }
 }
 
-/// `where`, `eval` and `alert` need a `from()` above them in a stream task.
+/// Applies `f` to every point of a batch; a point `f` fails on is reported and left out.
+fn map_points(
+    batch: &Batch,
+    node: &str,
+    ctx: &mut dyn Context,
+    mut f: impl FnMut(&Point) -> Result<Option<Point>, String>,
+) -> Batch {
+    let mut points = Vec::with_capacity(batch.points.len());
+    for p in &batch.points {
+        match f(p) {
+            Ok(Some(p)) => points.push(p),
+            Ok(None) => {}
+            Err(e) => ctx.point_error(node, e),
+        }
+    }
+    Batch {
+        points,
+        ..batch.clone()
+    }
+}
+
+/// Every node but `from` needs a `from()` above it in a stream task.
 fn index_needs_from(stage: &Stage, parent: Option<usize>, program: &Program) -> bool {
-    let needs = matches!(stage, Stage::Where(_) | Stage::Eval(_) | Stage::Alert(_));
+    let needs = !matches!(stage, Stage::Stream | Stage::From(_));
     needs && parent == Some(0) && program.nodes[0].name == "stream"
 }

@@ -283,3 +283,186 @@ fn augmented_point_and_missing_fields() {
     );
     assert_eq!(summary(&topic), [(0, Warning, 0, OK)]);
 }
+
+/// `TestStream_Alert.srpl` as far as cases 3 and 4 read it: serverA one point a second for 13 s,
+/// with serverB points in between that the `where` filters out.
+fn replay_alert_srpl(task: &mut Task) -> Topic {
+    let mut topic = Topic::default();
+    for t in 0..13 {
+        task.process(&cpu(t, 90.0 + t as f64), &mut topic);
+        let other = Point::new("dbname", "rpname", "cpu", BASE + t * 1_000_000_000)
+            .tag("host", "serverB")
+            .tag("type", "idle")
+            .field("value", FieldValue::Float(1.0));
+        task.process(&other, &mut topic);
+    }
+    assert!(topic.errors.is_empty(), "{:?}", topic.errors);
+    topic
+}
+
+/// Case 3, `TestStream_AlertExec`: window + count, two inline handlers, one CRITICAL event.
+#[test]
+fn window_count_alert_exec_twice() {
+    let mut task = task(
+        r#"stream
+    |from()
+        .measurement('cpu')
+        .where(lambda: "host" == 'serverA')
+        .groupBy('host')
+    |window()
+        .period(10s)
+        .every(10s)
+    |count('value')
+    |alert()
+        .id('kapacitor.{{ .Name }}.{{ index .Tags "host" }}')
+        .details('')
+        .info(lambda: "count" > 6.0)
+        .warn(lambda: "count" > 7.0)
+        .crit(lambda: "count" > 8.0)
+        .fixture('/bin/my-script')
+        .fixture('/bin/my-other-script')
+"#,
+    );
+    assert_eq!(task.alert_nodes().next().unwrap().handlers().len(), 2);
+    let topic = replay_alert_srpl(&mut task);
+    assert_eq!(topic.events.len(), 1);
+    assert!(topic.events[0].anonymous);
+    assert_eq!(
+        topic.events[0].event.alert_json(),
+        concat!(
+            r#"{"id":"kapacitor.cpu.serverA","message":"kapacitor.cpu.serverA is CRITICAL","details":"","#,
+            r#""time":"1971-01-01T00:00:10Z","duration":0,"level":"CRITICAL","data":{"series":[{"name":"cpu","#,
+            r#""tags":{"host":"serverA"},"columns":["time","count"],"values":[["1971-01-01T00:00:10Z",10]]}]},"#,
+            r#""previousLevel":"OK","recoverable":true}"#,
+            "\n"
+        )
+    );
+}
+
+/// Case 4, `TestStream_Alert`: the alert's augmented output read back through `|httpOut()`.
+#[test]
+fn window_count_alert_augmented_through_http_out() {
+    let mut task = task(
+        r#"stream
+    |from()
+        .measurement('cpu')
+        .where(lambda: "host" == 'serverA')
+        .groupBy('host')
+    |window()
+        .period(10s)
+        .every(10s)
+    |count('value')
+    |alert()
+        .id('kapacitor/{{ .Name }}/{{ index .Tags "host" }}')
+        .details('')
+        .idField('id')
+        .idTag('id')
+        .levelField('level')
+        .levelTag('level')
+        .messageField('msg')
+        .info(lambda: "count" > 6.0)
+        .warn(lambda: "count" > 7.0)
+        .crit(lambda: "count" > 8.0)
+        .fixture('/tmp/post')
+    |httpOut('TestStream_Alert')
+"#,
+    );
+    assert_eq!(
+        klaxon_core::json::to_go_string(&task.http_output("TestStream_Alert").unwrap()),
+        r#"{"series":null}"#
+    );
+    let topic = replay_alert_srpl(&mut task);
+    assert_eq!(summary(&topic), [(10, Critical, 0, OK)]);
+    assert_eq!(
+        klaxon_core::json::to_go_string(&task.http_output("TestStream_Alert").unwrap()),
+        concat!(
+            r#"{"series":[{"name":"cpu","tags":{"host":"serverA","id":"kapacitor/cpu/serverA","level":"CRITICAL"},"#,
+            r#""columns":["time","count","id","level","msg"],"#,
+            r#""values":[["1971-01-01T00:00:10Z",10,"kapacitor/cpu/serverA","CRITICAL","kapacitor/cpu/serverA is CRITICAL"]]}]}"#
+        )
+    );
+    assert!(task.http_output("other").is_none());
+}
+
+/// Reference 6.4 on batches: the level of the highest point and its time; the row holds every
+/// point of the window with the non-group tags as columns.
+#[test]
+fn batch_alert_takes_the_highest_point() {
+    let mut task = task(
+        r#"stream|from().measurement('cpu').groupBy('host')|window().period(3s).every(3s)
+    |alert().details('').warn(lambda: "value" > 5.0).crit(lambda: "value" > 8.0)"#,
+    );
+    let topic = replay(&mut task, &[6.0, 9.0, 1.0, 2.0, 2.0, 2.0, 0.0]);
+    assert_eq!(
+        summary(&topic),
+        [(1, Critical, 0, OK), (6, OK, 5, Critical)],
+        "CRITICAL at the 9.0 point's time; OK at the window's end"
+    );
+    assert_eq!(
+        topic.events[0].event.alert_json(),
+        concat!(
+            r#"{"id":"cpu:host=serverA","message":"cpu:host=serverA is CRITICAL","details":"","#,
+            r#""time":"1971-01-01T00:00:01Z","duration":0,"level":"CRITICAL","data":{"series":[{"name":"cpu","#,
+            r#""tags":{"host":"serverA"},"columns":["time","type","value"],"values":["#,
+            r#"["1971-01-01T00:00:00Z","idle",6],["1971-01-01T00:00:01Z","idle",9],["1971-01-01T00:00:02Z","idle",1]]}]},"#,
+            r#""previousLevel":"OK","recoverable":true}"#,
+            "\n"
+        )
+    );
+}
+
+/// `.all()`: the lowest level over the window, at the window's time.
+#[test]
+fn batch_alert_all_takes_the_lowest_point() {
+    let mut task = task(
+        r#"stream|from().measurement('cpu')|window().period(2s).every(2s)
+    |alert().all().warn(lambda: "value" > 5.0).crit(lambda: "value" > 8.0)"#,
+    );
+    let topic = replay(&mut task, &[9.0, 6.0, 9.0, 9.5, 1.0]);
+    assert_eq!(
+        summary(&topic),
+        [(2, Warning, 0, OK), (4, Critical, 2, Warning)]
+    );
+}
+
+/// A batch recovery is emitted even while flapping (reference 6.4 step 3), unlike a stream one.
+#[test]
+fn batch_recovery_is_emitted_while_flapping() {
+    let script = |source: &str| {
+        format!(r#"{source}|alert().crit(lambda: "value" > 5.0).flapping(0.1, 0.2).history(3)"#)
+    };
+    let values = [9.0, 1.0, 9.0, 1.0, 9.0, 1.0, 9.0];
+    let mut stream = task(&script("stream|from().measurement('cpu')"));
+    let mut batches = task(&script(
+        "stream|from().measurement('cpu')|window().periodCount(1)",
+    ));
+    let levels = |topic: Topic| -> Vec<(i64, Level)> {
+        summary(&topic)
+            .into_iter()
+            .map(|(t, l, _, _)| (t, l))
+            .collect()
+    };
+    // With a history of 3 the first change already reads as flapping (percent change 0.9).
+    assert_eq!(levels(replay(&mut stream, &values)), []);
+    assert_eq!(
+        levels(replay(&mut batches, &values)),
+        [(1, OK), (3, OK), (5, OK)]
+    );
+}
+
+#[test]
+fn window_and_aggregate_edges_are_checked() {
+    let registry = Registry::linked().unwrap();
+    let err = |script: &str| {
+        Task::compile("t", script, &registry, &ServerInfo::default())
+            .unwrap_err()
+            .message
+    };
+    assert!(err("stream|from()|mean('value')").contains("put |window() before it"));
+    assert!(err("stream|from()|window().period(1s)|window().period(1s)").contains("gets windows"));
+    assert!(err("stream|from()|alert().all()").contains(".all() applies to windows"));
+    assert!(
+        err("stream|from()|httpOut('a')|httpOut('a')").contains("two |httpOut() nodes are named")
+    );
+    assert!(err("stream|from()|nosuch()").contains("mean, median, min"));
+}

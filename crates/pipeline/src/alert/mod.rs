@@ -3,7 +3,7 @@
 mod state;
 mod template;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use klaxon_core::{
     AlertResult, Event, EventData, EventState, FieldValue, GoDuration, Level, Registry, Row,
@@ -14,6 +14,7 @@ use serde_json::Value;
 pub use state::{AlertState, Decision, LevelPredicates, Rules, determine_level};
 pub use template::{ServerInfo, TemplateError, TemplateInput, Templates, html_escape};
 
+use crate::batch::Batch;
 use crate::props::{self, once, unknown_property};
 use crate::{Context, DefineError, GroupId, Point};
 
@@ -40,6 +41,7 @@ const PROPERTIES: &[&str] = &[
     "messageField",
     "durationField",
     "category",
+    "all",
 ];
 
 /// A handler written inline in the alert node (`.exec(...)`, `.tcp(...)`, `.foo().room(...)`),
@@ -87,6 +89,7 @@ pub struct AlertNode {
     id_field: Option<String>,
     message_field: Option<String>,
     duration_field: Option<String>,
+    all: bool,
     states: HashMap<GroupId, AlertState>,
 }
 
@@ -134,6 +137,7 @@ impl AlertNode {
             id_field: None,
             message_field: None,
             duration_field: None,
+            all: false,
             states: HashMap::new(),
         };
         let mut properties = node.properties.iter().peekable();
@@ -197,6 +201,10 @@ impl AlertNode {
                     property.expect_args(0, 0)?;
                     rules.no_recoveries = true;
                 }
+                "all" => {
+                    property.expect_args(0, 0)?;
+                    out.all = true;
+                }
                 "topic" => out.topic = Some(text(property)?),
                 "category" => out.category = text(property)?,
                 "levelTag" => out.level_tag = Some(text(property)?),
@@ -240,6 +248,150 @@ impl AlertNode {
     /// The `.topic()`, if any.
     pub fn topic(&self) -> Option<&str> {
         self.topic.as_deref()
+    }
+
+    /// Whether `.all()` is set (batches only: the level is the lowest over the points).
+    pub fn uses_all(&self) -> bool {
+        self.all
+    }
+
+    /// Processes one batch of `group` (reference 6.4, batch rules): every point's level is
+    /// determined from the group's current level; the batch takes the highest (the lowest with
+    /// `.all()`); the event time is the highest-level point's time, or the batch time for OK and
+    /// `.all()`. Returns the batch to pass on, augmented, when an event was emitted. An empty
+    /// batch has no level and emits nothing.
+    pub fn process_batch(
+        &mut self,
+        batch: &Batch,
+        group: &GroupId,
+        ctx: &mut dyn Context,
+    ) -> Option<Batch> {
+        let first = batch.points.first()?;
+        let id_input = TemplateInput {
+            name: &batch.name,
+            task_name: &self.task,
+            group: &group.0,
+            tags: &batch.tags,
+            fields: &first.fields,
+            server: &self.server,
+        };
+        let id = match self.templates.id(&id_input) {
+            Ok(id) => id,
+            Err(e) => {
+                ctx.point_error(&self.id, e);
+                return None;
+            }
+        };
+        let history = self.rules.history;
+        let state = self.states.entry(group.clone()).or_insert_with(|| {
+            match ctx.restore(&self.id, self.topic.as_deref(), &id) {
+                Some((level, time)) => AlertState::restored(history, level, time),
+                None => AlertState::new(history),
+            }
+        });
+        let current = state.level();
+        let (mut lowest, mut highest) = (Level::Critical, Level::Ok);
+        let mut highest_point = first;
+        let mut errors = Vec::new();
+        for (i, point) in batch.points.iter().enumerate() {
+            let mut predicates = Predicates {
+                levels: &mut self.levels,
+                resets: &mut self.resets,
+                point,
+                errors: Vec::new(),
+            };
+            let level = determine_level(&mut predicates, current);
+            errors.append(&mut predicates.errors);
+            lowest = lowest.min(level);
+            if level > highest || i == 0 {
+                highest = level;
+                highest_point = point;
+            }
+        }
+        for error in errors {
+            ctx.point_error(&self.id, error);
+        }
+        let level = if self.all { lowest } else { highest };
+        let time = if self.all || level == Level::Ok {
+            batch.time
+        } else {
+            highest_point.time
+        };
+        let Decision::Emit { level, duration } = state.update_batch(level, time, &self.rules)
+        else {
+            return None;
+        };
+        let input = TemplateInput {
+            fields: &highest_point.fields,
+            ..id_input
+        };
+        let (message, details) = self.render(&input, &id, level, time, duration, ctx)?;
+        let mut out = batch.clone();
+        self.annotate_tags(&mut out.tags, &id, level);
+        for point in &mut out.points {
+            self.annotate_tags(&mut point.tags, &id, level);
+            self.annotate_fields(&mut point.fields, &id, level, &message, duration);
+        }
+        let event = Event {
+            topic: String::new(),
+            state: EventState {
+                id,
+                message,
+                details,
+                time,
+                duration,
+                level,
+            },
+            data: EventData {
+                name: batch.name.clone(),
+                task_name: self.task.clone(),
+                category: self.category.clone(),
+                group: group.0.clone(),
+                tags: batch.tags.clone(),
+                fields: highest_point.fields.clone(),
+                recoverable: !self.rules.no_recoveries,
+                result: AlertResult {
+                    series: vec![batch.to_row()],
+                },
+            },
+            previous_level: Level::Ok,
+        };
+        ctx.emit(AlertEmission {
+            node: self.id.clone(),
+            event,
+            anonymous: !self.handlers.is_empty(),
+            topic: self.topic.clone(),
+        });
+        Some(out)
+    }
+
+    /// Renders the message and details; a template error is reported and drops the event.
+    fn render(
+        &self,
+        input: &TemplateInput<'_>,
+        id: &str,
+        level: Level,
+        time: klaxon_core::Timestamp,
+        duration: GoDuration,
+        ctx: &mut dyn Context,
+    ) -> Option<(String, String)> {
+        let message = match self.templates.message(input, id, level, time, duration) {
+            Ok(m) => m,
+            Err(e) => {
+                ctx.point_error(&self.id, e);
+                return None;
+            }
+        };
+        match self
+            .templates
+            .details(input, id, level, time, duration, &message)
+        {
+            Ok(d) => Some((message, d)),
+            Err(e) => {
+                ctx.point_error(&self.id, e);
+                None
+            }
+        }
     }
 
     /// Processes one point of `group`; returns the point to pass on (augmented as the node's
@@ -286,26 +438,7 @@ impl AlertNode {
         else {
             return None;
         };
-        let message = match self
-            .templates
-            .message(&input, &id, level, point.time, duration)
-        {
-            Ok(m) => m,
-            Err(e) => {
-                ctx.point_error(&self.id, e);
-                return None;
-            }
-        };
-        let details = match self
-            .templates
-            .details(&input, &id, level, point.time, duration, &message)
-        {
-            Ok(d) => d,
-            Err(e) => {
-                ctx.point_error(&self.id, e);
-                return None;
-            }
-        };
+        let (message, details) = self.render(&input, &id, level, point.time, duration, ctx)?;
         let out = self.augment(point, &id, level, &message, duration);
         let event = Event {
             topic: String::new(),
@@ -355,16 +488,33 @@ impl AlertNode {
         duration: GoDuration,
     ) -> Point {
         let mut out = point.clone();
-        let mut tag = |name: &Option<String>, value: &str| {
-            if let Some(name) = name {
-                out.tags.insert(name.clone(), value.to_owned());
-            }
-        };
-        tag(&self.level_tag, level.as_str());
-        tag(&self.id_tag, id);
+        self.annotate_tags(&mut out.tags, id, level);
+        self.annotate_fields(&mut out.fields, id, level, message, duration);
+        out
+    }
+
+    /// Adds `.levelTag()` and `.idTag()`.
+    fn annotate_tags(&self, tags: &mut BTreeMap<String, String>, id: &str, level: Level) {
+        if let Some(name) = &self.level_tag {
+            tags.insert(name.clone(), level.as_str().to_owned());
+        }
+        if let Some(name) = &self.id_tag {
+            tags.insert(name.clone(), id.to_owned());
+        }
+    }
+
+    /// Adds `.levelField()`, `.idField()`, `.messageField()` and `.durationField()`.
+    fn annotate_fields(
+        &self,
+        fields: &mut BTreeMap<String, FieldValue>,
+        id: &str,
+        level: Level,
+        message: &str,
+        duration: GoDuration,
+    ) {
         let mut field = |name: &Option<String>, value: FieldValue| {
             if let Some(name) = name {
-                out.fields.insert(name.clone(), value);
+                fields.insert(name.clone(), value);
             }
         };
         field(
@@ -374,7 +524,6 @@ impl AlertNode {
         field(&self.id_field, FieldValue::String(id.to_owned()));
         field(&self.message_field, FieldValue::String(message.to_owned()));
         field(&self.duration_field, FieldValue::Int(duration.as_nanos()));
-        out
     }
 }
 

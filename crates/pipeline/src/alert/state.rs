@@ -89,6 +89,17 @@ impl AlertState {
 
     /// Records the level decided for a point at `time` and applies the emission rules.
     pub fn update(&mut self, level: Level, time: Timestamp, rules: &Rules) -> Decision {
+        self.record(level, time, rules, false)
+    }
+
+    /// Records the level decided for a batch; the same rules except that a recovery (a change
+    /// to OK) is emitted even while flapping or with `stateChangesOnly` (Kapacitor's
+    /// `BufferedBatch`).
+    pub fn update_batch(&mut self, level: Level, time: Timestamp, rules: &Rules) -> Decision {
+        self.record(level, time, rules, true)
+    }
+
+    fn record(&mut self, level: Level, time: Timestamp, rules: &Rules, batch: bool) -> Decision {
         let previous = self.history[self.idx];
         let changed = previous != level;
         self.idx = (self.idx + 1) % self.history.len();
@@ -107,7 +118,10 @@ impl AlertState {
             && interval != 0
             && time.as_nanos() - self.last_triggered.as_nanos() >= interval;
 
-        if self.flapping || (rules.state_changes_only.is_some() && !changed && !expired) {
+        let batch_recovery = batch && changed && level == Level::Ok;
+        if !batch_recovery
+            && (self.flapping || (rules.state_changes_only.is_some() && !changed && !expired))
+        {
             return Decision::Quiet;
         }
         if level == Level::Ok && !changed {
