@@ -35,7 +35,7 @@ fn misspelled_key_is_refused_by_name() {
     let err = refused("[http]\nbind-adress = \"127.0.0.1:0\"\n");
     assert!(
         err.contains(
-            r#"[http]: unknown key "bind-adress", expected one of: bind-address, max-body-size"#
+            r#"[http]: unknown key "bind-adress", expected one of: auth-enabled, bind-address, max-body-size, tokens, users"#
         ),
         "{err}"
     );

@@ -9,6 +9,7 @@ mod custom_binary;
 mod load_dir;
 mod ping;
 mod registry;
+mod security;
 mod service_tests;
 mod tasks;
 mod topic_handlers;

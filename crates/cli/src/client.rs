@@ -37,11 +37,22 @@ impl ClientError {
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// HTTP basic auth credentials, for a server with `[http] auth-enabled`.
+    credentials: Option<(String, String)>,
 }
 
 impl Client {
-    /// A client for the server at `url` (`http://localhost:9092`).
+    /// A client for the server at `url` (`http://localhost:9092`). Credentials come from the
+    /// URL (`http://user:password@host:9092`, percent-encoded), else from `KLAXON_USERNAME` and
+    /// `KLAXON_PASSWORD`; they are sent as HTTP basic auth and never shown in errors.
     pub fn new(url: &str) -> Result<Client, ClientError> {
+        let (url, credentials) = split_credentials(url);
+        let credentials = credentials.or_else(|| {
+            let user = std::env::var("KLAXON_USERNAME").ok()?;
+            let password = std::env::var("KLAXON_PASSWORD").unwrap_or_default();
+            Some((user, password))
+        });
+        let url = url.as_str();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
@@ -52,6 +63,7 @@ impl Client {
         Ok(Client {
             base: url.trim_end_matches('/').to_owned(),
             http,
+            credentials,
         })
     }
 
@@ -114,6 +126,9 @@ impl Client {
     ) -> Result<Value, ClientError> {
         let url = format!("{}/kapacitor/v1{path}", self.base);
         let mut request = self.http.request(method, &url);
+        if let Some((user, password)) = &self.credentials {
+            request = request.basic_auth(user, Some(password));
+        }
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -168,4 +183,75 @@ pub fn encode_query(value: &str) -> String {
         }
     }
     out
+}
+
+/// `url` without its `user:password@`, and the decoded user and password if it had them.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let stripped = if scheme.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{scheme}://{host}")
+    };
+    (
+        stripped,
+        Some((percent_decode(user), percent_decode(password))),
+    )
+}
+
+/// Decodes `%XX` escapes; anything malformed stays as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use super::split_credentials;
+
+    #[test]
+    fn credentials_come_out_of_the_url_decoded() {
+        assert_eq!(
+            split_credentials("http://alice:s%40cr3t@127.0.0.1:9092/x@y"),
+            (
+                "http://127.0.0.1:9092/x@y".to_owned(),
+                Some(("alice".to_owned(), "s@cr3t".to_owned()))
+            )
+        );
+        assert_eq!(
+            split_credentials("http://localhost:9092"),
+            ("http://localhost:9092".to_owned(), None)
+        );
+        assert_eq!(
+            split_credentials("http://bob@h:1"),
+            (
+                "http://h:1".to_owned(),
+                Some(("bob".to_owned(), String::new()))
+            )
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! `klaxond`'s command line: run the server, print the configuration, print the version.
+//! `klaxond`'s command line: run the server, print the configuration, print the version, hash
+//! a password.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,11 @@ struct Args {
     #[arg(long, env = "KLAXON_CONFIG", global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Handler kinds to disable, comma-separated (such as exec,tcp), added to [server]
+    /// disable-handlers: they are absent everywhere, inline TICKscript handlers included.
+    #[arg(long, value_delimiter = ',', global = true, value_name = "KINDS")]
+    disable_handlers: Vec<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -30,6 +36,9 @@ enum Command {
     Config,
     /// Print the version and the handler kinds this binary was built with.
     Version,
+    /// Read a password or token (one line) from stdin and print its argon2 hash in PHC format,
+    /// for `password` in [[http.users]] or `hash` in [[http.tokens]].
+    HashPassword,
 }
 
 /// The entry point of every Klaxon server binary.
@@ -52,14 +61,27 @@ pub fn main() -> ExitCode {
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let args = Args::parse_from(klaxon_core::go_flags::rewrite(std::env::args_os(), &known));
 
+    if let Some(Command::HashPassword) = args.command {
+        return hash_password();
+    }
     let registry = match Registry::linked() {
         Ok(registry) => registry,
         Err(e) => return fail(&e),
     };
-    let config = match Config::load(args.config.as_deref(), std::env::vars(), &registry) {
+    let mut config = match Config::load(args.config.as_deref(), std::env::vars(), &registry) {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
+    let disabled = &mut config.server.server.disable_handlers;
+    for kind in args.disable_handlers {
+        let kind = kind.trim().to_owned();
+        if !kind.is_empty() && !disabled.contains(&kind) {
+            disabled.push(kind);
+        }
+    }
+    if let Err(e) = config.check_disabled(&registry, "--disable-handlers") {
+        return fail(&e);
+    }
     match args.command.unwrap_or(Command::Run) {
         Command::Config => {
             print!("{}", config::render(&config, &registry));
@@ -72,6 +94,30 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => run(config, registry),
+        Command::HashPassword => hash_password(),
+    }
+}
+
+/// `klaxond hash-password`: one line from stdin in, its PHC hash out.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        return fail(&format!("cannot read the password from stdin: {e}"));
+    }
+    let password = line
+        .strip_suffix('\n')
+        .map_or(line.as_str(), |l| l.strip_suffix('\r').unwrap_or(l));
+    if password.is_empty() {
+        return fail(
+            &"hash-password: the password on stdin is empty; pipe one line, such as `echo 's3cr3t' | klaxond hash-password`",
+        );
+    }
+    match crate::http::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("hash-password: {e}")),
     }
 }
 

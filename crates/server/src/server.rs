@@ -74,11 +74,16 @@ pub enum StartError {
     /// The alert service cannot start.
     #[error("cannot start the alert service: {0}")]
     Engine(#[from] EngineError),
+    /// `[http]` authentication cannot be set up.
+    #[error("cannot set up [http] authentication: {0}")]
+    Auth(String),
 }
 
 impl Server {
-    /// A server with this configuration and these handler kinds.
+    /// A server with this configuration and these handler kinds, less those of
+    /// `[server] disable-handlers`, which are then absent everywhere.
     pub fn new(config: Config, registry: Registry) -> Self {
+        let registry = registry.without(&config.server.server.disable_handlers);
         Server { config, registry }
     }
 
@@ -153,6 +158,17 @@ impl Server {
             registry: self.registry.clone(),
             config_override,
         });
+        let http_config = &self.config.server.http;
+        let app = http::auth::protect(app, http_config).map_err(StartError::Auth)?;
+        if !http_config.auth_enabled && !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                address = %local_addr,
+                "THE API IS OPEN TO THE NETWORK WITHOUT AUTHENTICATION: whoever reaches this \
+                 address can define tasks and handlers, and exec handlers run programs as this \
+                 server's user. Set [http] auth-enabled = true with [[http.users]], or bind \
+                 127.0.0.1 (see docs/security.md)"
+            );
+        }
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {

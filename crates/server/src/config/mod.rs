@@ -18,7 +18,7 @@ use serde_json::Value;
 pub use render::render;
 pub use sections::{
     AlertConfig, ConfigOverrideConfig, HttpConfig, LoadConfig, LogFormat, LoggingConfig,
-    ServerSections,
+    Permission, ServerConfig, ServerSections, TokenConfig, UserConfig,
 };
 
 /// The whole configuration: the server's sections and the raw `[kind]` section of each handler.
@@ -122,6 +122,7 @@ impl Config {
     /// Builds every handler section through its kind, so a bad `[kind]` fails at startup.
     fn validate(&self, registry: &Registry) -> Result<(), Invalid> {
         self.server.validate()?;
+        self.check_disabled(registry, "[server] disable-handlers")?;
         for (kind, section) in &self.handlers {
             if let Some(registration) = registry.get(kind) {
                 registration
@@ -130,6 +131,25 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Fails if `[server] disable-handlers` names a kind this binary does not have: a typo
+    /// there would otherwise leave the kind enabled without a word. `setting` names where the
+    /// list came from in the message.
+    pub fn check_disabled(&self, registry: &Registry, setting: &str) -> Result<(), Invalid> {
+        match self
+            .server
+            .server
+            .disable_handlers
+            .iter()
+            .find(|kind| registry.get(kind).is_none())
+        {
+            Some(kind) => Err(Invalid::new(format!(
+                "{setting}: no handler kind {kind:?} in this server; it has: {}",
+                registry.kind_list()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The whole configuration as JSON, handler sections filled in with their defaults.

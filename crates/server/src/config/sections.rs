@@ -25,6 +25,8 @@ pub struct ServerSections {
     pub load: LoadConfig,
     /// The config override API (`/kapacitor/v1/config`).
     pub config_override: ConfigOverrideConfig,
+    /// The server as a whole: which handler kinds it offers.
+    pub server: ServerConfig,
 }
 
 impl Default for ServerSections {
@@ -36,6 +38,7 @@ impl Default for ServerSections {
             alert: AlertConfig::default(),
             load: LoadConfig::default(),
             config_override: ConfigOverrideConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -44,8 +47,14 @@ impl ServerSections {
     /// Keys that hold a single value at the top of the file.
     pub const TOP_LEVEL: &'static [&'static str] = &["data-dir"];
     /// Keys that hold a table of the server's own.
-    pub const SECTIONS: &'static [&'static str] =
-        &["alert", "config-override", "http", "load", "logging"];
+    pub const SECTIONS: &'static [&'static str] = &[
+        "alert",
+        "config-override",
+        "http",
+        "load",
+        "logging",
+        "server",
+    ];
     /// Every top-level key the server itself owns.
     pub const KEYS: &'static [&'static str] = &[
         "alert",
@@ -54,6 +63,7 @@ impl ServerSections {
         "http",
         "load",
         "logging",
+        "server",
     ];
 
     pub(super) fn decode(value: Value) -> Result<ServerSections, Invalid> {
@@ -78,6 +88,7 @@ impl ServerSections {
             alert: decode_section("alert", map.get("alert"))?,
             load: decode_section("load", map.get("load"))?,
             config_override: decode_section("config-override", map.get("config-override"))?,
+            server: decode_section("server", map.get("server"))?,
         })
     }
 
@@ -98,6 +109,65 @@ pub struct HttpConfig {
     /// Largest request body accepted by /write, in bytes (after gzip decoding too). Larger
     /// bodies get 413; send smaller batches.
     pub max_body_size: usize,
+    /// Whether every request but /kapacitor/v1/ping must authenticate as one of `users`
+    /// (HTTP basic auth) or `tokens` (`Authorization: Bearer <token>`). Off by default, as in
+    /// Kapacitor: then whoever reaches the port may do anything, exec handlers included.
+    pub auth_enabled: bool,
+    /// Users allowed in when auth-enabled is true: `[[http.users]]` tables with a name, a
+    /// password hash made by `klaxond hash-password`, and a permission (read, write or admin).
+    pub users: Vec<UserConfig>,
+    /// Bearer tokens allowed in when auth-enabled is true: `[[http.tokens]]` tables with a name
+    /// (for logs and errors), the token's hash made by `klaxond hash-password`, and a permission.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// What an authenticated client may do; each permission includes the ones before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// GET and HEAD anything.
+    Read,
+    /// Also write points (`POST /write`, `POST /kapacitor/v1/write`).
+    Write,
+    /// Also change tasks, handlers and configuration, and run service tests.
+    Admin,
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Admin => "admin",
+        })
+    }
+}
+
+/// One `[[http.users]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UserConfig {
+    /// The user name given in HTTP basic auth.
+    pub name: String,
+    /// The password's argon2 hash in PHC format ("$argon2id$v=19$..."), as printed by
+    /// `klaxond hash-password`. Never the password itself.
+    pub password: String,
+    /// What the user may do: "read", "write" or "admin".
+    pub permission: Permission,
+}
+
+/// One `[[http.tokens]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TokenConfig {
+    /// A name for the token, shown in errors and logs instead of the token.
+    pub name: String,
+    /// The token's argon2 hash in PHC format, as printed by `klaxond hash-password`.
+    pub hash: String,
+    /// What the token's bearer may do: "read", "write" or "admin".
+    pub permission: Permission,
 }
 
 impl Default for HttpConfig {
@@ -105,6 +175,9 @@ impl Default for HttpConfig {
         HttpConfig {
             bind_address: "127.0.0.1:9092".to_owned(),
             max_body_size: 25_000_000,
+            auth_enabled: false,
+            users: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -128,6 +201,45 @@ impl HttpConfig {
                 "[http] bind-address {:?} is not host:port; write it like \"127.0.0.1:9092\"",
                 self.bind_address
             )));
+        }
+        self.validate_auth()
+    }
+
+    fn validate_auth(&self) -> Result<(), Invalid> {
+        if self.auth_enabled && self.users.is_empty() && self.tokens.is_empty() {
+            return Err(Invalid::new(
+                "[http] auth-enabled is true but no [[http.users]] or [[http.tokens]] are \
+                 configured, so nobody could use the API; add a user with a hash from \
+                 `klaxond hash-password`",
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let entries = self
+            .users
+            .iter()
+            .map(|u| ("users", &u.name, &u.password, "password"))
+            .chain(
+                self.tokens
+                    .iter()
+                    .map(|t| ("tokens", &t.name, &t.hash, "hash")),
+            );
+        for (table, name, hash, key) in entries {
+            if name.is_empty() {
+                return Err(Invalid::new(format!(
+                    "[[http.{table}]] name must not be empty"
+                )));
+            }
+            if !names.insert((table, name.as_str())) {
+                return Err(Invalid::new(format!(
+                    "[[http.{table}]] name {name:?} appears twice; names must be unique"
+                )));
+            }
+            crate::http::auth::check_hash(hash).map_err(|why| {
+                Invalid::new(format!(
+                    "[[http.{table}]] {name:?}: {key} is not an argon2 hash in PHC format \
+                     ({why}); make one with `klaxond hash-password`"
+                ))
+            })?;
         }
         Ok(())
     }
@@ -270,4 +382,14 @@ impl Default for ConfigOverrideConfig {
     fn default() -> Self {
         ConfigOverrideConfig { enabled: true }
     }
+}
+
+/// The server as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerConfig {
+    /// Handler kinds this server does not offer, such as ["exec", "tcp"]: they are absent
+    /// everywhere, TICKscript's inline `.exec()` included, and definitions using them are
+    /// refused. `klaxond --disable-handlers exec,tcp` adds to this list.
+    pub disable_handlers: Vec<String>,
 }

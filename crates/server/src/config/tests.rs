@@ -32,7 +32,7 @@ fn unknown_section_is_named_with_the_known_ones() {
     let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, fixture, http, load, logging (top-level keys: data-dir)"
+        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, fixture, http, load, logging, server (top-level keys: data-dir)"
     );
 }
 
@@ -41,7 +41,7 @@ fn unknown_key_is_named_with_the_known_ones() {
     let err = load_text("[http]\nbind-adress = \"127.0.0.1:1\"\n").unwrap_err();
     assert_eq!(
         err,
-        r#"config file FILE: [http]: unknown key "bind-adress", expected one of: bind-address, max-body-size"#
+        r#"config file FILE: [http]: unknown key "bind-adress", expected one of: auth-enabled, bind-address, max-body-size, tokens, users"#
     );
     let err = load_text("[fixture]\npaht = \"x\"\n").unwrap_err();
     assert_eq!(
@@ -128,7 +128,7 @@ fn environment_errors_name_the_variable() {
         .to_string();
     assert_eq!(
         err,
-        "environment: KLAXON_HTTP_BIND_ADRESS names no key of [http]; its variables are: KLAXON_HTTP_BIND_ADDRESS, KLAXON_HTTP_MAX_BODY_SIZE"
+        "environment: KLAXON_HTTP_BIND_ADRESS names no key of [http]; its variables are: KLAXON_HTTP_AUTH_ENABLED, KLAXON_HTTP_BIND_ADDRESS, KLAXON_HTTP_MAX_BODY_SIZE, KLAXON_HTTP_TOKENS, KLAXON_HTTP_USERS"
     );
     let env = vec![("KLAXON_FIXTURE_ENABLED".to_owned(), "perhaps".to_owned())];
     let err = Config::load(None, env, &registry())

@@ -1,5 +1,6 @@
 //! The HTTP API (Kapacitor's routes under `/kapacitor/v1`), on axum.
 
+pub mod auth;
 pub mod config_api;
 mod error;
 mod handlers;
