@@ -57,3 +57,28 @@ fn the_server_reports_only_tcp_at_startup_and_in_service_tests() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_task_naming_a_handler_this_server_lacks_is_refused_with_its_position() {
+    let server = Klaxond::builder().binary(tcp_only_bin()).start();
+    // `.exec` starts at line 6, column 4.
+    let script = "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .crit(lambda: TRUE)\n   .exec('/bin/true')\n";
+    let expected =
+        "invalid TICKscript: line 6, column 4: no handler \"exec\" in this server; it has: tcp";
+
+    let body = serde_json::json!({"id": "run_it", "type": "stream", "script": script});
+    let response = server.send("POST", "/kapacitor/v1/tasks", &body.to_string());
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().expect("JSON");
+    assert_eq!(body["error"], expected);
+
+    std::fs::write(server.dir().join("run_it.tick"), script).expect("write the TICKscript");
+    let output = server.cli(&["define", "run_it", "-tick", "run_it.tick"]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("Error: {expected}\n")
+    );
+    let list: serde_json::Value = server.get("/kapacitor/v1/tasks").json().expect("JSON");
+    assert_eq!(list["tasks"], serde_json::json!([]), "nothing was defined");
+}

@@ -206,5 +206,26 @@ fn a_generated_handler_builds_passes_its_checks_and_runs_in_klaxond() {
     wait_for("the pager handler to append the event", || {
         std::fs::read_to_string(&cpu).is_ok_and(|text| text.contains("cpu is CRITICAL"))
     });
+
+    // A TICKscript task with the generated handler inline, its option set by the chained
+    // `.path(...)` the template declares, fires on a written point.
+    let paged = server.dir().join("paged.jsonl");
+    let tick = format!(
+        "stream|from().measurement('cpu')|alert().crit(lambda: \"usage_idle\" < 10).pager().path('{}')",
+        paged.display()
+    );
+    std::fs::write(server.dir().join("cpu.tick"), tick).expect("write the TICKscript");
+    for args in [
+        &["define", "cpu_alert", "-tick", "cpu.tick"][..],
+        &["enable", "cpu_alert"],
+    ] {
+        let output = server.cli(args);
+        assert!(output.status.success(), "klaxon {args:?}: {output:?}");
+    }
+    let response = server.send("POST", "/write?db=telegraf", "cpu,host=a usage_idle=5");
+    assert_eq!(response.status(), 204, "{}", response.text().expect("body"));
+    wait_for("the task's pager handler to append the alert", || {
+        std::fs::read_to_string(&paged).is_ok_and(|text| text.contains(r#""level":"CRITICAL""#))
+    });
     eprintln!("the whole flow took {:?}", started.elapsed());
 }
