@@ -13,4 +13,5 @@ mod security;
 mod service_tests;
 mod tasks;
 mod topic_handlers;
+mod windows;
 mod xtask;

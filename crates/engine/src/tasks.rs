@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use klaxon_core::{Level, Registry, Timestamp};
+use klaxon_core::{AlertResult, Level, Registry, Timestamp};
 use klaxon_pipeline::{AlertEmission, Context, DefineError, Point, ServerInfo, Task};
 use serde::{Deserialize, Serialize};
 
@@ -443,6 +443,22 @@ impl TaskManager {
             slots.len(),
             slots.values().filter(|s| s.running.is_some()).count(),
         )
+    }
+
+    /// The latest output of the task's `|httpOut(name)` node (Kapacitor's
+    /// `GET /kapacitor/v1/tasks/<id>/<name>`): `Ok(None)` when the task has no such node or is
+    /// not running, as Kapacitor serves the endpoint only while the task runs.
+    pub fn http_output(&self, id: &str, name: &str) -> Result<Option<AlertResult>, TaskError> {
+        let running = self
+            .read_slots()
+            .get(id)
+            .ok_or_else(|| TaskError::NotFound(id.to_owned()))?
+            .running
+            .clone();
+        Ok(running.and_then(|running| {
+            let running = running.lock().unwrap_or_else(|e| e.into_inner());
+            running.task.http_output(name)
+        }))
     }
 
     /// Feeds points to every running task whose dbrps match. Returns how many task-points were

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             "/tasks/{id}",
             get(tasks::get).patch(tasks::patch).delete(tasks::delete),
         )
+        .route("/tasks/{id}/{name}", get(tasks::http_out))
         .route("/service-tests", get(service_tests::list))
         .route("/service-tests/", get(service_tests::missing_name))
         .route(

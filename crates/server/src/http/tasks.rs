@@ -1,9 +1,10 @@
-//! The tasks API used by Kapacitor's CLI (reference 6.5): define, list, show, patch, delete.
+//! The tasks API used by Kapacitor's CLI (reference 6.5): define, list, show, patch, delete; and
+//! the `|httpOut()` endpoints of running tasks.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use klaxon_core::Timestamp;
 use klaxon_engine::tasks::{Dbrp, TaskChange, TaskError, TaskInfo, TaskStatus};
 use serde::Deserialize;
@@ -212,4 +213,27 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     state.tasks.delete(&id).map_err(task_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /kapacitor/v1/tasks/<id>/<name>`: the latest output of the task's `|httpOut('<name>')`
+/// node, `{"series":[...]}` compact as Go's `json.Marshal` writes it (one row per group).
+pub async fn http_out(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let result = state
+        .tasks
+        .http_output(&id, &name)
+        .map_err(task_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no endpoint {name:?} on task {id:?}; add |httpOut('{name}') to the task and enable it"
+            ))
+        })?;
+    let mut response = (StatusCode::OK, klaxon_core::json::to_go_string(&result)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Ok(response)
 }
