@@ -6,6 +6,7 @@ mod cli_topics;
 mod config;
 mod config_api;
 mod custom_binary;
+mod influxdb;
 mod load_dir;
 mod ping;
 mod registry;

@@ -540,6 +540,12 @@ impl TcpSink {
             .expect("a tcp delivery within the deadline")
     }
 
+    /// The next payload if one arrives within `timeout`: for polling while something else is
+    /// retried.
+    pub fn next_within(&self, timeout: Duration) -> Option<String> {
+        self.payloads.recv_timeout(timeout).ok()
+    }
+
     /// The next payload as JSON.
     pub fn next_json(&self) -> serde_json::Value {
         serde_json::from_str(self.next().trim_end()).expect("a JSON payload")
