@@ -1,5 +1,7 @@
 //! A compiled stream task: the node tree of a TICKscript, and pushing points through it.
 
+use std::borrow::Cow;
+
 use klaxon_core::{AlertResult, Level, Registry, Timestamp};
 use klaxon_tick::{Dbrp, Program};
 
@@ -242,24 +244,25 @@ impl Task {
 
     /// Pushes one point through the pipeline.
     pub fn process(&mut self, point: &Point, ctx: &mut dyn Context) {
-        let children = self.children[0].clone();
         let message = Message::Point(point.clone());
-        for child in children {
-            self.push(child, &message, &Group::nil(), ctx);
+        let group = Group::nil();
+        for i in 0..self.children[0].len() {
+            let child = self.children[0][i];
+            self.push(child, &message, &group, ctx);
         }
     }
 
     fn push(&mut self, index: usize, message: &Message, group: &Group, ctx: &mut dyn Context) {
         let node = &self.ids[index];
         let (output, group) = match (&mut self.stages[index], message) {
-            (Stage::Stream, _) => (Some(message.clone()), group.clone()),
+            (Stage::Stream, _) => (Some(Cow::Borrowed(message)), Cow::Borrowed(group)),
             (Stage::From(from), Message::Point(point)) => match from.accept(point) {
-                Ok(Some(group)) => (Some(message.clone()), group),
+                Ok(Some(group)) => (Some(Cow::Borrowed(message)), Cow::Owned(group)),
                 Ok(None) => return,
                 Err(e) => return ctx.point_error(node, e),
             },
             (Stage::Where(filter), Message::Point(point)) => match filter.accept(point) {
-                Ok(true) => (Some(message.clone()), group.clone()),
+                Ok(true) => (Some(Cow::Borrowed(message)), Cow::Borrowed(group)),
                 Ok(false) => return,
                 Err(e) => return ctx.point_error(node, e),
             },
@@ -267,29 +270,33 @@ impl Task {
                 let out = map_points(batch, node, ctx, |p| {
                     Ok(filter.accept(p)?.then(|| p.clone()))
                 });
-                (Some(Message::Batch(out)), group.clone())
+                (Some(Cow::Owned(Message::Batch(out))), Cow::Borrowed(group))
             }
             (Stage::Eval(eval), Message::Point(point)) => match eval.apply(point) {
-                Ok(out) => (Some(Message::Point(out)), group.clone()),
+                Ok(out) => (Some(Cow::Owned(Message::Point(out))), Cow::Borrowed(group)),
                 Err(e) => return ctx.point_error(node, e),
             },
             (Stage::Eval(eval), Message::Batch(batch)) => {
                 let out = map_points(batch, node, ctx, |p| eval.apply(p).map(Some));
-                (Some(Message::Batch(out)), group.clone())
+                (Some(Cow::Owned(Message::Batch(out))), Cow::Borrowed(group))
             }
             (Stage::Alert(alert), Message::Point(point)) => (
-                alert.process(point, &group.id, ctx).map(Message::Point),
-                group.clone(),
+                alert
+                    .process(point, &group.id, ctx)
+                    .map(|p| Cow::Owned(Message::Point(p))),
+                Cow::Borrowed(group),
             ),
             (Stage::Alert(alert), Message::Batch(batch)) => (
                 alert
                     .process_batch(batch, &group.id, ctx)
-                    .map(Message::Batch),
-                group.clone(),
+                    .map(|b| Cow::Owned(Message::Batch(b))),
+                Cow::Borrowed(group),
             ),
             (Stage::Window(window), Message::Point(point)) => (
-                window.process(point, group).map(Message::Batch),
-                group.clone(),
+                window
+                    .process(point, group)
+                    .map(|b| Cow::Owned(Message::Batch(b))),
+                Cow::Borrowed(group),
             ),
             (Stage::Aggregate(aggregate), Message::Batch(batch)) => {
                 let mut errors = Vec::new();
@@ -297,11 +304,11 @@ impl Task {
                 for e in errors {
                     ctx.point_error(node, e);
                 }
-                (out, group.clone())
+                (out.map(Cow::Owned), Cow::Borrowed(group))
             }
             (Stage::HttpOut(out), _) => {
                 out.record(message, &group.id);
-                (Some(message.clone()), group.clone())
+                (Some(Cow::Borrowed(message)), Cow::Borrowed(group))
             }
             // Edges are checked when the task is compiled: a from() never sees a batch, a
             // window never sees a batch, an aggregate never sees a point.
@@ -309,8 +316,9 @@ impl Task {
             | (Stage::Aggregate(_), Message::Point(_)) => return,
         };
         let Some(output) = output else { return };
-        let children = self.children[index].clone();
-        for child in children {
+        // Pass-through nodes lend the message on: no copy of the point per node.
+        for i in 0..self.children[index].len() {
+            let child = self.children[index][i];
             self.push(child, &output, &group, ctx);
         }
     }
@@ -332,8 +340,10 @@ fn map_points(
         }
     }
     Batch {
+        name: batch.name.clone(),
+        tags: batch.tags.clone(),
+        time: batch.time,
         points,
-        ..batch.clone()
     }
 }
 

@@ -161,7 +161,11 @@ impl Window {
 
     /// Adds `point` to its group's window; returns the batch it completes, if any.
     pub fn process(&mut self, point: &Point, group: &Group) -> Option<Batch> {
-        let state = self.groups.entry(group.id.clone()).or_default();
+        // Look up before inserting: no copy of the group ID for every point.
+        if !self.groups.contains_key(&group.id) {
+            self.groups.insert(group.id.clone(), GroupWindow::default());
+        }
+        let state = self.groups.get_mut(&group.id)?;
         match self.mode {
             Mode::Time {
                 period,
@@ -210,30 +214,39 @@ fn time_window(
     let mut out = None;
     if t >= next {
         let start = next - period;
-        let points: Vec<Point> = state
+        // One window per arriving point: windows that a gap in the data left empty are skipped.
+        let steps = (t - next) / every + 1;
+        let following = next + steps * every;
+        state.next_emit = Some(following);
+        let keep_from = following - period;
+        let mut points = Vec::new();
+        // Points no later window needs are moved into the batch, the rest copied.
+        while state
             .points
-            .iter()
-            .filter(|p| p.time.as_nanos() >= start && p.time.as_nanos() < next)
-            .cloned()
-            .collect();
+            .front()
+            .is_some_and(|p| p.time.as_nanos() < keep_from)
+        {
+            if let Some(p) = state.points.pop_front()
+                && p.time.as_nanos() >= start
+                && p.time.as_nanos() < next
+            {
+                points.push(p);
+            }
+        }
+        points.extend(
+            state
+                .points
+                .iter()
+                .take_while(|p| p.time.as_nanos() < next)
+                .filter(|p| p.time.as_nanos() >= start)
+                .cloned(),
+        );
         out = Some(Batch {
             name: point.name.clone(),
             tags: group.tags_of(point),
             time: Timestamp::from_nanos(next),
             points,
         });
-        // One window per arriving point: windows that a gap in the data left empty are skipped.
-        let steps = (t - next) / every + 1;
-        let next = next + steps * every;
-        state.next_emit = Some(next);
-        let keep_from = next - period;
-        while state
-            .points
-            .front()
-            .is_some_and(|p| p.time.as_nanos() < keep_from)
-        {
-            state.points.pop_front();
-        }
     }
     let next = state.next_emit.unwrap_or(next);
     if t < next - period {
