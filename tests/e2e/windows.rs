@@ -139,3 +139,72 @@ fn window_count_alert_augmented_through_http_out() {
     let no_task = server.get("/kapacitor/v1/tasks/nosuch/TestStream_Alert");
     assert_eq!(no_task.status().as_u16(), 404);
 }
+
+/// The examples of docs/tickscript.md's window, aggregate, batch alert and httpOut sections,
+/// as written.
+fn doc_examples() -> Vec<String> {
+    let docs =
+        std::fs::read_to_string(klaxon_e2e::workspace_root().join("docs/tickscript.md")).unwrap();
+    let start = docs.find("### Windows").expect("a Windows section");
+    let end = docs[start..]
+        .find("### Databases and retention policies")
+        .expect("the section after httpOut")
+        + start;
+    docs[start..end]
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|block| block.trim_start_matches('\n').to_owned())
+        .filter(|block| block.starts_with("stream"))
+        .collect()
+}
+
+/// Every example is accepted as written; the httpOut one serves the max of each host's window.
+#[test]
+fn doc_examples_run() {
+    let server = Klaxond::start();
+    let examples = doc_examples();
+    assert_eq!(examples.len(), 3, "{examples:#?}");
+    for (i, script) in examples.iter().enumerate() {
+        let body = serde_json::json!({
+            "id": format!("doc{i}"),
+            "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+            "script": script,
+            "status": "enabled",
+        });
+        let response = server.send("POST", "/kapacitor/v1/tasks", &body.to_string());
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{script}\n{:?}",
+            response.text()
+        );
+    }
+    let http_out = examples
+        .iter()
+        .position(|s| s.contains("httpOut('top_user')"))
+        .expect("the httpOut example");
+    let mut lines = String::new();
+    for (t, user) in [(0, 3), (30, 7), (59, 5), (60, 1)] {
+        lines.push_str(&format!(
+            "cpu,host=a usage_user={user},usage_idle=50 {}\n",
+            t + 60
+        ));
+    }
+    let response = server.send(
+        "POST",
+        "/kapacitor/v1/write?db=telegraf&rp=autogen&precision=s",
+        &lines,
+    );
+    assert_eq!(response.status().as_u16(), 204);
+    let path = format!("/kapacitor/v1/tasks/doc{http_out}/top_user");
+    let mut text = String::new();
+    wait_for("the httpOut example's output", || {
+        text = server.get(&path).text().unwrap();
+        text != r#"{"series":null}"#
+    });
+    assert_eq!(
+        text,
+        r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","max"],"values":[["1970-01-01T00:02:00Z",7]]}]}"#
+    );
+}
