@@ -208,3 +208,72 @@ fn doc_examples_run() {
         r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","max"],"values":[["1970-01-01T00:02:00Z",7]]}]}"#
     );
 }
+
+/// `|deadman()` on the wall clock: both groups go silent and alert within two intervals plus a
+/// margin (a rate needs two samples), a group that comes back recovers, a group that never sent
+/// anything never alerts. The ID names the group: Kapacitor's default ID is the same for every
+/// group (the pipeline tests check it), and one ID shares one state in the topic.
+#[test]
+fn deadman_alerts_on_silence_and_recovers() {
+    let server = Klaxond::start();
+    let sink = TcpSink::start();
+    let script = format!(
+        "stream|from().measurement('cpu').groupBy('host')|deadman(0.0, 1s).id('silence {{{{ index .Tags \"host\" }}}}').details('').stateChangesOnly().tcp('{}')",
+        sink.address()
+    );
+    define(&server, "silence", &script);
+    let write = |host: &str| {
+        let response = server.send(
+            "POST",
+            "/kapacitor/v1/write?db=dbname&rp=rpname",
+            &format!("cpu,host={host} value=1\n"),
+        );
+        assert_eq!(response.status().as_u16(), 204);
+    };
+    let started = std::time::Instant::now();
+    write("a");
+    write("b");
+    let mut critical: Vec<String> = (0..2)
+        .map(|_| {
+            let event: serde_json::Value = serde_json::from_str(sink.next().trim_end()).unwrap();
+            assert_eq!(event["level"], "CRITICAL", "{event}");
+            let host = event["data"]["series"][0]["tags"]["host"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(event["id"], format!("silence {host}"));
+            assert_eq!(
+                event["message"],
+                format!("silence {host} is dead: 0.000 points/1s.")
+            );
+            host
+        })
+        .collect();
+    let elapsed = started.elapsed();
+    critical.sort();
+    assert_eq!(critical, ["a", "b"]);
+    assert!(
+        elapsed < std::time::Duration::from_secs(5),
+        "silence took {elapsed:?} to alert; two 1s intervals and a margin were expected"
+    );
+    write("b");
+    let event: serde_json::Value = serde_json::from_str(sink.next().trim_end()).unwrap();
+    assert_eq!(event["level"], "OK", "{event}");
+    assert_eq!(event["data"]["series"][0]["tags"]["host"], "b");
+    assert_eq!(event["previousLevel"], "CRITICAL");
+    assert_eq!(event["message"], "silence b is alive: 1.000 points/1s.");
+    // Host c never wrote: it is no group of the deadman, and the topic knows only a and b.
+    let topic = server.get("/kapacitor/v1/alerts/topics/main:silence:deadman2/events");
+    let body: serde_json::Value = serde_json::from_str(&topic.text().unwrap()).unwrap();
+    let mut ids: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert!(
+        ids == ["silence a", "silence b"] || ids == ["silence a"],
+        "{body}"
+    );
+}

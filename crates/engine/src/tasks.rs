@@ -100,6 +100,10 @@ pub struct TaskChange {
     pub status: Option<TaskStatus>,
 }
 
+/// How often the wall-clock nodes are given the time: well within any sensible deadman or
+/// stats interval, cheap for tasks without such nodes (one lock each).
+const TICK: std::time::Duration = std::time::Duration::from_millis(50);
+
 struct Slot {
     record: TaskRecord,
     running: Option<Arc<Mutex<Running>>>,
@@ -209,7 +213,52 @@ impl TaskManager {
             }
             manager.write_slots().insert(slot.record.id.clone(), slot);
         }
+        manager.spawn_ticker();
         Ok(manager)
+    }
+
+    /// Drives the wall-clock nodes (`stats`, `deadman`) of running tasks: a tokio task that
+    /// calls [`TaskManager::tick`] every [`TICK`] until the manager is dropped. Without a tokio
+    /// runtime (unit tests of the engine) nothing ticks unless the caller does.
+    fn spawn_ticker(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let inner = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut interval = tokio::time::interval(TICK);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                interval.tick().await;
+                let Some(inner) = inner.upgrade() else { break };
+                TaskManager { inner }.tick(Timestamp::now());
+            }
+        });
+    }
+
+    /// Lets every running task with wall-clock nodes emit what is due at `now`.
+    pub fn tick(&self, now: Timestamp) {
+        let running: Vec<(String, Arc<Mutex<Running>>, Arc<AtomicU64>)> = self
+            .read_slots()
+            .values()
+            .filter_map(|s| {
+                s.running
+                    .clone()
+                    .map(|r| (s.record.id.clone(), r, Arc::clone(&s.point_errors)))
+            })
+            .collect();
+        for (id, running, errors) in running {
+            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+            if !running.task.ticks() {
+                continue;
+            }
+            let mut ctx = TaskContext {
+                alerts: &self.inner.alerts,
+                task: &id,
+                errors: &errors,
+            };
+            running.task.tick(now, &mut ctx);
+        }
     }
 
     fn write_slots(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Slot>> {
@@ -502,14 +551,15 @@ pub fn anonymous_topic(task: &str, node: &str) -> String {
     format!("main:{task}:{node}")
 }
 
-/// The IDs of a script's alert nodes (`alert2`...), read without the handler registry so that
+/// The IDs of a script's alert and deadman nodes (`alert2`...), read without the handler registry so that
 /// a task whose handler kind is gone can still be cleaned up.
 fn alert_node_ids(script: &str) -> Vec<String> {
     klaxon_tick::compile_script(script)
         .map(|p| {
             p.nodes
                 .iter()
-                .filter(|n| n.name == "alert")
+                // A deadman node is an alert node under its own ID (`deadman2`).
+                .filter(|n| n.name == "alert" || n.name == "deadman")
                 .map(klaxon_tick::Node::id)
                 .collect()
         })

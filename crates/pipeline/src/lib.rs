@@ -21,6 +21,7 @@ pub mod ingest;
 mod nodes;
 mod point;
 mod props;
+mod stats;
 mod task;
 mod window;
 

@@ -10,6 +10,7 @@ use crate::alert::{AlertEmission, AlertNode, ServerInfo};
 use crate::batch::{Batch, Group, Message};
 use crate::http_out::HttpOut;
 use crate::nodes::{Eval, From, Where};
+use crate::stats::{Deadman, Stats};
 use crate::window::Window;
 use crate::{DefineError, Point};
 
@@ -40,6 +41,8 @@ enum Stage {
     Window(Window),
     Aggregate(Aggregate),
     HttpOut(HttpOut),
+    Stats(Stats),
+    Deadman(Box<Deadman>),
 }
 
 /// What a node sends on: points or batches (Kapacitor's stream and batch edges).
@@ -50,7 +53,9 @@ enum Edge {
 }
 
 /// The node types this engine supports besides the aggregates, for error messages.
-const NODES: &[&str] = &["alert", "eval", "from", "httpOut", "where", "window"];
+const NODES: &[&str] = &[
+    "alert", "deadman", "eval", "from", "httpOut", "stats", "where", "window",
+];
 
 /// A stream task ready to take points.
 ///
@@ -121,6 +126,13 @@ impl Task {
                 }
                 (_, "window") => Stage::Window(Window::compile(node)?),
                 (_, "httpOut") => Stage::HttpOut(HttpOut::compile(node)?),
+                (_, "stats") => Stage::Stats(Stats::compile(node)?),
+                (_, "deadman") => {
+                    let parent = &program.nodes[node.parent.unwrap_or(0)];
+                    Stage::Deadman(Box::new(Deadman::compile(
+                        node, parent, id, server, registry,
+                    )?))
+                }
                 (_, name) if Aggregate::is_aggregate(name) => {
                     Stage::Aggregate(Aggregate::compile(node)?)
                 }
@@ -157,6 +169,7 @@ impl Task {
                 }
                 Stage::Aggregate(_) if node.name == "distinct" => Edge::Batch,
                 Stage::Aggregate(_) => Edge::Stream,
+                Stage::Stats(_) | Stage::Deadman(_) => Edge::Stream,
                 Stage::Alert(alert) if alert.uses_all() && input == Edge::Stream => {
                     return Err(DefineError::new(
                         node.span,
@@ -213,12 +226,40 @@ impl Task {
         &self.dbrps
     }
 
-    /// The alert nodes, for registering their inline handlers.
+    /// The alert nodes (including those inside `|deadman()`), for registering their inline
+    /// handlers.
     pub fn alert_nodes(&self) -> impl Iterator<Item = &AlertNode> {
         self.stages.iter().filter_map(|s| match s {
             Stage::Alert(a) => Some(a.as_ref()),
+            Stage::Deadman(d) => Some(d.alert()),
             _ => None,
         })
+    }
+
+    /// Whether the task has wall-clock nodes (`stats`, `deadman`) that need [`Task::tick`].
+    pub fn ticks(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|s| matches!(s, Stage::Stats(_) | Stage::Deadman(_)))
+    }
+
+    /// Lets the wall-clock nodes emit what is due at `now` (the engine calls this often, well
+    /// within the shortest interval; each node keeps its own schedule).
+    pub fn tick(&mut self, now: Timestamp, ctx: &mut dyn Context) {
+        for index in 0..self.stages.len() {
+            let due = match &mut self.stages[index] {
+                Stage::Stats(stats) => stats.tick(now),
+                Stage::Deadman(deadman) => deadman.tick(now, ctx),
+                _ => continue,
+            };
+            for (point, group) in due {
+                let message = Message::Point(point);
+                for i in 0..self.children[index].len() {
+                    let child = self.children[index][i];
+                    self.push(child, &message, &group, ctx);
+                }
+            }
+        }
     }
 
     /// The measurements the task's `from()` nodes select; `None` when one of them selects every
@@ -306,6 +347,8 @@ impl Task {
                 }
                 (out.map(Cow::Owned), Cow::Borrowed(group))
             }
+            (Stage::Stats(stats), _) => return stats.observe(message, group),
+            (Stage::Deadman(deadman), _) => return deadman.observe(message, group),
             (Stage::HttpOut(out), _) => {
                 out.record(message, &group.id);
                 (Some(Cow::Borrowed(message)), Cow::Borrowed(group))

@@ -16,7 +16,7 @@ fn refuse(script: &str) -> String {
 fn unknown_nodes_and_properties_are_named_with_what_exists() {
     assert_eq!(
         refuse("stream|from()|nosuch()"),
-        "line 1, column 14: unknown node |nosuch(); this server supports: alert, count, distinct, eval, first, from, httpOut, last, max, mean, median, min, mode, percentile, spread, stddev, sum, where, window"
+        "line 1, column 14: unknown node |nosuch(); this server supports: alert, count, deadman, distinct, eval, first, from, httpOut, last, max, mean, median, min, mode, percentile, spread, stats, stddev, sum, where, window"
     );
     assert_eq!(
         refuse("stream|from().measurment('cpu')"),
