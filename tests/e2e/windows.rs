@@ -140,8 +140,8 @@ fn window_count_alert_augmented_through_http_out() {
     assert_eq!(no_task.status().as_u16(), 404);
 }
 
-/// The examples of docs/tickscript.md's window, aggregate, batch alert and httpOut sections,
-/// as written.
+/// The examples of docs/tickscript.md's window, aggregate, batch alert, httpOut, deadman and
+/// stats sections, as written.
 fn doc_examples() -> Vec<String> {
     let docs =
         std::fs::read_to_string(klaxon_e2e::workspace_root().join("docs/tickscript.md")).unwrap();
@@ -164,7 +164,7 @@ fn doc_examples() -> Vec<String> {
 fn doc_examples_run() {
     let server = Klaxond::start();
     let examples = doc_examples();
-    assert_eq!(examples.len(), 3, "{examples:#?}");
+    assert_eq!(examples.len(), 5, "{examples:#?}");
     for (i, script) in examples.iter().enumerate() {
         let body = serde_json::json!({
             "id": format!("doc{i}"),
