@@ -256,7 +256,7 @@ impl Task {
                 let message = Message::Point(point);
                 for i in 0..self.children[index].len() {
                     let child = self.children[index][i];
-                    self.push(child, &message, &group, ctx);
+                    self.push(child, Cow::Borrowed(&message), &group, ctx);
                 }
             }
         }
@@ -287,23 +287,33 @@ impl Task {
     pub fn process(&mut self, point: &Point, ctx: &mut dyn Context) {
         let message = Message::Point(point.clone());
         let group = Group::nil();
+        // The usual single `from()` owns the copy, so a window down the line can keep it.
+        if let [child] = self.children[0][..] {
+            return self.push(child, Cow::Owned(message), &group, ctx);
+        }
         for i in 0..self.children[0].len() {
             let child = self.children[0][i];
-            self.push(child, &message, &group, ctx);
+            self.push(child, Cow::Borrowed(&message), &group, ctx);
         }
     }
 
-    fn push(&mut self, index: usize, message: &Message, group: &Group, ctx: &mut dyn Context) {
+    fn push(
+        &mut self,
+        index: usize,
+        message: Cow<'_, Message>,
+        group: &Group,
+        ctx: &mut dyn Context,
+    ) {
         let node = &self.ids[index];
-        let (output, group) = match (&mut self.stages[index], message) {
-            (Stage::Stream, _) => (Some(Cow::Borrowed(message)), Cow::Borrowed(group)),
+        let (output, group) = match (&mut self.stages[index], message.as_ref()) {
+            (Stage::Stream, _) => (Some(message), Cow::Borrowed(group)),
             (Stage::From(from), Message::Point(point)) => match from.accept(point) {
-                Ok(Some(group)) => (Some(Cow::Borrowed(message)), Cow::Owned(group)),
+                Ok(Some(group)) => (Some(message), Cow::Owned(group)),
                 Ok(None) => return,
                 Err(e) => return ctx.point_error(node, e),
             },
             (Stage::Where(filter), Message::Point(point)) => match filter.accept(point) {
-                Ok(true) => (Some(Cow::Borrowed(message)), Cow::Borrowed(group)),
+                Ok(true) => (Some(message), Cow::Borrowed(group)),
                 Ok(false) => return,
                 Err(e) => return ctx.point_error(node, e),
             },
@@ -333,12 +343,20 @@ impl Task {
                     .map(|b| Cow::Owned(Message::Batch(b))),
                 Cow::Borrowed(group),
             ),
-            (Stage::Window(window), Message::Point(point)) => (
-                window
-                    .process(point, group)
-                    .map(|b| Cow::Owned(Message::Batch(b))),
-                Cow::Borrowed(group),
-            ),
+            (Stage::Window(window), Message::Point(_)) => {
+                // The window keeps the point: take it when this node is its only reader.
+                let point = match message {
+                    Cow::Owned(Message::Point(p)) => p,
+                    Cow::Borrowed(Message::Point(p)) => p.clone(),
+                    Cow::Owned(Message::Batch(_)) | Cow::Borrowed(Message::Batch(_)) => return,
+                };
+                (
+                    window
+                        .process(point, group)
+                        .map(|b| Cow::Owned(Message::Batch(b))),
+                    Cow::Borrowed(group),
+                )
+            }
             (Stage::Aggregate(aggregate), Message::Batch(batch)) => {
                 let mut errors = Vec::new();
                 let out = aggregate.apply(batch, &mut errors);
@@ -347,11 +365,11 @@ impl Task {
                 }
                 (out.map(Cow::Owned), Cow::Borrowed(group))
             }
-            (Stage::Stats(stats), _) => return stats.observe(message, group),
-            (Stage::Deadman(deadman), _) => return deadman.observe(message, group),
-            (Stage::HttpOut(out), _) => {
-                out.record(message, &group.id);
-                (Some(Cow::Borrowed(message)), Cow::Borrowed(group))
+            (Stage::Stats(stats), m) => return stats.observe(m, group),
+            (Stage::Deadman(deadman), m) => return deadman.observe(m, group),
+            (Stage::HttpOut(out), m) => {
+                out.record(m, &group.id);
+                (Some(message), Cow::Borrowed(group))
             }
             // Edges are checked when the task is compiled: a from() never sees a batch, a
             // window never sees a batch, an aggregate never sees a point.
@@ -359,10 +377,16 @@ impl Task {
             | (Stage::Aggregate(_), Message::Point(_)) => return,
         };
         let Some(output) = output else { return };
-        // Pass-through nodes lend the message on: no copy of the point per node.
-        for i in 0..self.children[index].len() {
+        // Pass-through nodes hand the message on: an only child gets it as it is (owned when
+        // this node owned it), several children borrow it.
+        let children = self.children[index].len();
+        if children == 1 {
+            let child = self.children[index][0];
+            return self.push(child, output, &group, ctx);
+        }
+        for i in 0..children {
             let child = self.children[index][i];
-            self.push(child, &output, &group, ctx);
+            self.push(child, Cow::Borrowed(output.as_ref()), &group, ctx);
         }
     }
 }

@@ -160,7 +160,7 @@ impl Window {
     }
 
     /// Adds `point` to its group's window; returns the batch it completes, if any.
-    pub fn process(&mut self, point: &Point, group: &Group) -> Option<Batch> {
+    pub fn process(&mut self, point: Point, group: &Group) -> Option<Batch> {
         // Look up before inserting: no copy of the group ID for every point.
         if !self.groups.contains_key(&group.id) {
             self.groups.insert(group.id.clone(), GroupWindow::default());
@@ -190,7 +190,7 @@ impl Window {
 
 fn time_window(
     state: &mut GroupWindow,
-    point: &Point,
+    point: Point,
     group: &Group,
     period: i64,
     every: i64,
@@ -243,7 +243,7 @@ fn time_window(
         );
         out = Some(Batch {
             name: point.name.clone(),
-            tags: group.tags_of(point),
+            tags: group.tags_of(&point),
             time: Timestamp::from_nanos(next),
             points,
         });
@@ -258,13 +258,13 @@ fn time_window(
         .iter()
         .rposition(|p| p.time <= point.time)
         .map_or(0, |i| i + 1);
-    state.points.insert(at, point.clone());
+    state.points.insert(at, point);
     out
 }
 
 fn count_window(
     state: &mut GroupWindow,
-    point: &Point,
+    point: Point,
     group: &Group,
     period: usize,
     every: usize,
@@ -275,7 +275,7 @@ fn count_window(
     } else {
         every as i64
     });
-    state.points.push_back(point.clone());
+    state.points.push_back(point);
     if state.points.len() > period {
         state.points.pop_front();
     }
@@ -284,10 +284,11 @@ fn count_window(
         return None;
     }
     state.next_emit = Some(next + every as i64);
+    let last = state.points.back()?;
     Some(Batch {
-        name: point.name.clone(),
-        tags: group.tags_of(point),
-        time: point.time,
+        name: last.name.clone(),
+        tags: group.tags_of(last),
+        time: last.time,
         points: state.points.iter().cloned().collect(),
     })
 }
@@ -313,7 +314,7 @@ mod tests {
         let group = Group::nil();
         times
             .iter()
-            .filter_map(|t| w.process(&at(*t), &group))
+            .filter_map(|t| w.process(at(*t), &group))
             .map(|b| {
                 (
                     b.time.as_nanos() / 1_000_000_000,
@@ -398,12 +399,12 @@ mod tests {
             keys: std::sync::Arc::from(vec!["host".to_owned()]),
         };
         let p = |s: i64, host: &str| at(s).tag("host", host);
-        assert!(w.process(&p(0, "a"), &group("a")).is_none());
-        assert!(w.process(&p(1, "b"), &group("b")).is_none());
-        let a = w.process(&p(2, "a"), &group("a")).unwrap();
+        assert!(w.process(p(0, "a"), &group("a")).is_none());
+        assert!(w.process(p(1, "b"), &group("b")).is_none());
+        let a = w.process(p(2, "a"), &group("a")).unwrap();
         assert_eq!(a.tags["host"], "a");
         assert_eq!(a.points.len(), 1);
-        assert!(w.process(&p(2, "b"), &group("b")).is_none());
+        assert!(w.process(p(2, "b"), &group("b")).is_none());
     }
 
     #[test]
