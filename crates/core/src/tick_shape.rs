@@ -266,31 +266,31 @@ mod tests {
 
     #[test]
     fn positional_arguments_fill_fields_in_order() {
-        const TCP: TickShape = TickShape::new("tcp").args(&["address"]);
+        const TCP: TickShape = TickShape::new("relay").args(&["address"]);
         let options = TCP.build_options(&[json!("127.0.0.1:7777")], &[]).unwrap();
         assert_eq!(options, json!({"address": "127.0.0.1:7777"}));
     }
 
     #[test]
     fn rest_collects_an_empty_list_when_no_extra_arguments() {
-        const EXEC: TickShape = TickShape::new("exec").args(&["prog"]).rest("args");
+        const EXEC: TickShape = TickShape::new("run").args(&["prog"]).rest("args");
         let options = EXEC.build_options(&[json!("/bin/true")], &[]).unwrap();
         assert_eq!(options, json!({"prog": "/bin/true", "args": []}));
     }
 
     #[test]
     fn wrong_argument_counts_name_the_usage() {
-        const EXEC: TickShape = TickShape::new("exec").args(&["prog"]).rest("args");
+        const EXEC: TickShape = TickShape::new("run").args(&["prog"]).rest("args");
         let err = EXEC.build_options(&[], &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            ".exec(prog, args...) takes at least 1 argument, got 0"
+            ".run(prog, args...) takes at least 1 argument, got 0"
         );
-        const TCP: TickShape = TickShape::new("tcp").args(&["address"]);
+        const TCP: TickShape = TickShape::new("relay").args(&["address"]);
         let err = TCP
             .build_options(&[json!("a"), json!("b")], &[])
             .unwrap_err();
-        assert_eq!(err.to_string(), ".tcp(address) takes 1 argument, got 2");
+        assert_eq!(err.to_string(), ".relay(address) takes 1 argument, got 2");
     }
 
     #[test]
