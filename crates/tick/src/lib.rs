@@ -69,6 +69,8 @@ pub use lambda::{CompileOptions, Lambda, MatchExpr, compile_lambda, compile_matc
 pub use limits::Limits;
 pub use parser::{parse, parse_lambda, parse_with};
 pub use point::{MatchContext, Point};
-pub use program::{Dbrp, Node, Program, Property, compile_script, resolve};
+pub use program::{
+    Dbrp, Node, Program, Property, compile_script, compile_script_with, resolve, resolve_with,
+};
 pub use span::Span;
 pub use value::{FieldValue, Type, Value};

@@ -3,11 +3,15 @@
 
 /// Parser limits.
 ///
+/// Errors from a limit name the klaxond setting that raises it (such as
+/// [`Limits::DEPTH_SETTING`]), so an operator knows what to change.
+///
 /// ```
 /// use klaxon_tick::{parse_with, Limits};
 /// let strict = Limits { max_depth: 3, ..Limits::default() };
 /// let err = parse_with("stream|alert().crit(lambda: ((((\"x\")))) > 1)", &strict).unwrap_err();
 /// assert!(err.message.contains("nested too deeply"), "{err}");
+/// assert!(err.message.ends_with("[limits] max-expression-depth is 3"), "{err}");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -19,24 +23,43 @@ pub struct Limits {
     /// Size limit, in bytes, for each compiled regex literal (`regex::RegexBuilder::size_limit`):
     /// a pattern whose compiled form would be larger is a parse error rather than a slow match.
     pub regex_size_limit: usize,
+    /// Largest TICKscript [`crate::parse_with`] reads, in bytes.
+    pub max_script_size: usize,
 }
 
 impl Limits {
     /// The hard ceiling for [`Limits::max_depth`], which keeps recursion within a 2 MiB thread
     /// stack even in debug builds.
     pub const MAX_DEPTH: usize = 256;
+    /// The klaxond setting of [`Limits::max_depth`].
+    pub const DEPTH_SETTING: &'static str = "[limits] max-expression-depth";
+    /// The klaxond setting of [`Limits::regex_size_limit`].
+    pub const REGEX_SETTING: &'static str = "[limits] max-regex-size";
+    /// The klaxond setting of [`Limits::max_script_size`].
+    pub const SCRIPT_SETTING: &'static str = "[limits] max-script-size";
 
     pub(crate) fn depth(&self) -> usize {
         self.max_depth.min(Self::MAX_DEPTH)
     }
+
+    /// The message for an expression deeper than [`Limits::max_depth`]; `context` says when
+    /// it was found, for trees deepened by variable substitution.
+    pub(crate) fn too_deep(&self, context: &str) -> String {
+        let depth = self.depth();
+        format!(
+            "expression is nested too deeply{context} (more than {depth} levels); {} is {depth}",
+            Self::DEPTH_SETTING
+        )
+    }
 }
 
 impl Default for Limits {
-    /// 128 levels and 1 MiB per regex.
+    /// 128 levels, 1 MiB per regex and 1 MiB per script.
     fn default() -> Self {
         Limits {
             max_depth: 128,
             regex_size_limit: 1 << 20,
+            max_script_size: 1 << 20,
         }
     }
 }

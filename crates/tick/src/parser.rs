@@ -37,6 +37,23 @@ pub fn parse(source: &str) -> Result<Script, ParseError> {
 /// assert!(parse_with("stream|from()", &Limits::default()).is_ok());
 /// ```
 pub fn parse_with(source: &str, limits: &Limits) -> Result<Script, ParseError> {
+    if source.len() > limits.max_script_size {
+        return Err(ParseError::new(
+            source,
+            Span {
+                start: 0,
+                end: 0,
+                line: 1,
+                column: 1,
+            },
+            format!(
+                "the TICKscript is {} bytes; {} is {}",
+                source.len(),
+                Limits::SCRIPT_SETTING,
+                limits.max_script_size
+            ),
+        ));
+    }
     let tokens = lex(source)?;
     let mut p = Parser::new(source, &tokens, limits);
     p.script()
@@ -134,13 +151,7 @@ impl<'a> Parser<'a> {
     }
 
     fn too_deep(&self, span: Span) -> ParseError {
-        self.err(
-            span,
-            format!(
-                "expression is nested too deeply (more than {} levels)",
-                self.limits.depth()
-            ),
-        )
+        self.err(span, self.limits.too_deep(""))
     }
 
     fn enter(&mut self, span: Span) -> PResult<()> {
@@ -455,7 +466,10 @@ impl<'a> Parser<'a> {
             .map_err(|e| {
                 let detail = match &e {
                     regex::Error::CompiledTooBig(limit) => {
-                        format!("it compiles to more than the {limit}-byte limit")
+                        format!(
+                            "it compiles to more than {limit} bytes; {} is {limit}",
+                            Limits::REGEX_SETTING
+                        )
                     }
                     other => other
                         .to_string()

@@ -152,8 +152,22 @@ impl Property {
 /// assert_eq!(p.dbrps[0].db, "telegraf");
 /// ```
 pub fn compile_script(source: &str) -> Result<Program, Error> {
-    let script = crate::parser::parse(source)?;
-    Ok(resolve(&script)?)
+    compile_script_with(source, &Limits::default())
+}
+
+/// Parses and resolves a script in one call with the given limits, which also bound lambdas
+/// deepened by variable substitution.
+///
+/// ```
+/// use klaxon_tick::{compile_script_with, Limits};
+/// let tight = Limits { max_depth: 3, ..Limits::default() };
+/// let source = "var a = lambda: (1 + 1) * 2\nstream|alert().crit(lambda: (a + a) > 1)";
+/// let err = compile_script_with(source, &tight).unwrap_err();
+/// assert!(err.to_string().contains("once variables are substituted"), "{err}");
+/// ```
+pub fn compile_script_with(source: &str, limits: &Limits) -> Result<Program, Error> {
+    let script = crate::parser::parse_with(source, limits)?;
+    Ok(resolve_with(&script, limits)?)
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +179,7 @@ enum Binding {
 struct Resolver {
     vars: HashMap<String, (Binding, Span)>,
     nodes: Vec<Node>,
+    limits: Limits,
 }
 
 /// Turns a parsed script into a [`Program`]: collects dbrp statements, substitutes variables
@@ -180,9 +195,16 @@ struct Resolver {
 /// assert_eq!(crit.to_string(), "\"value\" > 80");
 /// ```
 pub fn resolve(script: &Script) -> Result<Program, ResolveError> {
+    resolve_with(script, &Limits::default())
+}
+
+/// [`resolve`] with the given limits: a lambda deepened past [`Limits::max_depth`] by variable
+/// substitution is an error.
+pub fn resolve_with(script: &Script, limits: &Limits) -> Result<Program, ResolveError> {
     let mut r = Resolver {
         vars: HashMap::new(),
         nodes: Vec::new(),
+        limits: *limits,
     };
     let mut dbrps = Vec::new();
     for statement in &script.statements {
@@ -347,13 +369,10 @@ impl Resolver {
                 let mut expr = expr.clone();
                 self.substitute(&mut expr)?;
                 // Substituting lambda variables can deepen the tree past what the parser checked.
-                if expr_depth(&expr) > Limits::MAX_DEPTH {
+                if expr_depth(&expr) > self.limits.depth() {
                     return Err(ResolveError::new(
                         arg.span,
-                        format!(
-                            "lambda expression is nested too deeply once variables are substituted (more than {} levels)",
-                            Limits::MAX_DEPTH
-                        ),
+                        self.limits.too_deep(" once variables are substituted"),
                     ));
                 }
                 ArgValue::Lambda(expr)

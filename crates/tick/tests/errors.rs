@@ -407,7 +407,7 @@ fn regex_size_limit_rejects_pathological_patterns() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "line 1, column 36: invalid regex /a{1000}{1000}/: it compiles to more than the 10000-byte limit"
+        "line 1, column 36: invalid regex /a{1000}{1000}/: it compiles to more than 10000 bytes; [limits] max-regex-size is 10000"
     );
     assert!(
         parse_with(
@@ -415,6 +415,47 @@ fn regex_size_limit_rejects_pathological_patterns() {
             &limits
         )
         .is_ok()
+    );
+}
+
+#[test]
+fn each_limit_names_its_setting() {
+    let limits = Limits {
+        max_depth: 4,
+        regex_size_limit: 10_000,
+        max_script_size: 64,
+    };
+    let err = parse_with(&format!("stream|from(){}", " ".repeat(60)), &limits).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line 1, column 1: the TICKscript is 73 bytes; [limits] max-script-size is 64"
+    );
+    let err = parse_lambda("((((((1))))))", &limits).unwrap_err();
+    assert_eq!(
+        err.message,
+        "expression is nested too deeply (more than 4 levels); [limits] max-expression-depth is 4"
+    );
+    // Substituting a variable deepens a lambda past what the parser saw.
+    let source = "var a = lambda: 1 + 1 + 1 + 1\nstream|alert().crit(lambda: a > a)";
+    let err = klaxon_tick::compile_script_with(source, &limits).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "expression is nested too deeply once variables are substituted (more than 4 levels); [limits] max-expression-depth is 4"
+        ),
+        "{err}"
+    );
+    assert!(klaxon_tick::compile_script_with(source, &Limits::default()).is_ok());
+    // The compiler enforces the same limit on trees built without the parser's check.
+    let deep = parse_lambda("- - - - - - \"x\"", &Limits::default()).unwrap();
+    let options = klaxon_tick::CompileOptions {
+        limits,
+        ..Default::default()
+    };
+    let err = compile_lambda(&deep, &options).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("[limits] max-expression-depth is 4"),
+        "{err}"
     );
 }
 

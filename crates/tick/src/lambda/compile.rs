@@ -20,7 +20,7 @@ pub(crate) enum Mode {
 
 pub(crate) struct Compiler {
     mode: Mode,
-    max_depth: usize,
+    limits: Limits,
     depth: usize,
     pub(crate) slots: Vec<State>,
 }
@@ -64,7 +64,7 @@ impl Compiler {
     pub(crate) fn new(mode: Mode, limits: &Limits) -> Self {
         Compiler {
             mode,
-            max_depth: limits.depth(),
+            limits: *limits,
             depth: 0,
             slots: Vec::new(),
         }
@@ -72,13 +72,10 @@ impl Compiler {
 
     pub(crate) fn compile(&mut self, expr: &Expr) -> CResult<Typed> {
         self.depth += 1;
-        if self.depth > self.max_depth {
+        if self.depth > self.limits.depth() {
             return Err(CompileError::new(
                 expr.span,
-                CompileErrorKind::Invalid(format!(
-                    "expression is nested too deeply (more than {} levels)",
-                    self.max_depth
-                )),
+                CompileErrorKind::Invalid(self.limits.too_deep("")),
             ));
         }
         let result = self.compile_inner(expr);
