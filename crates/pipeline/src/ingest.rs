@@ -6,7 +6,7 @@ use std::str::FromStr;
 use influxdb_line_protocol::{FieldValue as LpValue, parse_lines, split_lines};
 use klaxon_core::{FieldValue, Timestamp};
 
-use crate::Point;
+use crate::{Limits, Point};
 
 /// The unit of the timestamps in a write (`precision=` of `/write`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,8 +70,8 @@ pub struct LineError {
     pub message: String,
 }
 
-/// Parses a whole body; the first bad line rejects all of it, so nothing from a rejected body is
-/// processed. Points without a timestamp get `now`.
+/// Parses a whole body with the default [`Limits`]; the first bad line rejects all of it, so
+/// nothing from a rejected body is processed. Points without a timestamp get `now`.
 ///
 /// ```
 /// use klaxon_pipeline::ingest::{parse, Precision};
@@ -87,6 +87,35 @@ pub fn parse(
     precision: Precision,
     now: Timestamp,
 ) -> Result<Vec<Point>, LineError> {
+    parse_with(
+        body,
+        database,
+        retention_policy,
+        precision,
+        now,
+        &Limits::default(),
+    )
+}
+
+/// [`parse`] with the given limits: a line longer than [`Limits::max_line_length`] or a point
+/// with more than [`Limits::max_fields_per_point`] fields is a bad line.
+///
+/// ```
+/// use klaxon_pipeline::Limits;
+/// use klaxon_pipeline::ingest::{parse_with, Precision};
+/// let limits = Limits { max_line_length: 10, ..Limits::default() };
+/// let err = parse_with("cpu usage_idle=5", "db", "rp", Precision::Nanoseconds,
+///     klaxon_core::Timestamp::EPOCH, &limits).unwrap_err();
+/// assert_eq!(err.to_string(), "line 1: 16 bytes long; [limits] max-line-length is 10");
+/// ```
+pub fn parse_with(
+    body: &str,
+    database: &str,
+    retention_policy: &str,
+    precision: Precision,
+    now: Timestamp,
+    limits: &Limits,
+) -> Result<Vec<Point>, LineError> {
     let mut points = Vec::new();
     let start = body.as_ptr() as usize;
     for raw in split_lines(body) {
@@ -95,10 +124,26 @@ pub fn parse(
             .min(body.len());
         let line = body[..offset].bytes().filter(|b| *b == b'\n').count() + 1;
         let fail = |message: String| LineError { line, message };
+        if raw.len() > limits.max_line_length {
+            return Err(fail(format!(
+                "{} bytes long; {} is {}",
+                raw.len(),
+                Limits::LINE_SETTING,
+                limits.max_line_length
+            )));
+        }
         let Some(parsed) = parse_lines(raw).next() else {
             continue;
         };
         let parsed = parsed.map_err(|e| fail(describe(&e, raw)))?;
+        if parsed.field_set.len() > limits.max_fields_per_point {
+            return Err(fail(format!(
+                "{} fields in one point; {} is {}",
+                parsed.field_set.len(),
+                Limits::FIELDS_SETTING,
+                limits.max_fields_per_point
+            )));
+        }
         let time = match parsed.timestamp {
             None => now,
             Some(t) => {
@@ -159,6 +204,36 @@ fn lowercase_first(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_length_and_field_count_limits_name_their_settings() {
+        let limits = Limits {
+            max_line_length: 20,
+            max_fields_per_point: 2,
+            ..Limits::default()
+        };
+        let lp = |body: &str| {
+            parse_with(
+                body,
+                "d",
+                "r",
+                Precision::Nanoseconds,
+                Timestamp::EPOCH,
+                &limits,
+            )
+        };
+        assert_eq!(lp("cpu a=1,b=2\ncpu b=2").unwrap().len(), 2);
+        let err = lp("cpu a=1\n\ncpu a=1,b=2,c=3").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 3: 3 fields in one point; [limits] max-fields-per-point is 2"
+        );
+        let err = lp(&format!("cpu a=1\ncpu s=\"{}\"", "x".repeat(30))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 2: 38 bytes long; [limits] max-line-length is 20"
+        );
+    }
 
     #[test]
     fn parses_tags_fields_and_types() {

@@ -154,7 +154,7 @@ impl Where {
     pub fn compile(node: &Node) -> Result<Where, DefineError> {
         node.expect_args(1, 1)?;
         let expr = node.arg(0).as_lambda()?;
-        let filter = klaxon_tick::compile_lambda(expr, &klaxon_tick::CompileOptions::default())?;
+        let filter = klaxon_tick::compile_lambda(expr, &props::compile_options())?;
         filter.require_bool(expr)?;
         if let Some(p) = node.properties.first() {
             return Err(unknown_property("where", p, &[]));
@@ -193,7 +193,7 @@ impl Eval {
                 let expr = node.arg(i).as_lambda()?;
                 Ok(klaxon_tick::compile_lambda(
                     expr,
-                    &klaxon_tick::CompileOptions::default(),
+                    &props::compile_options(),
                 )?)
             })
             .collect::<Result<Vec<_>, DefineError>>()?;

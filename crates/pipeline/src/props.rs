@@ -20,11 +20,25 @@ pub fn unknown_property(node: &str, property: &Property, known: &[&str]) -> Defi
     )
 }
 
+/// Options for compiling a task's lambdas. The program's lambdas were checked against the
+/// configured depth when it was resolved (`klaxon_tick::compile_script_with`), so compiling
+/// guards only the stack, at the hard ceiling: a configured depth above the default must not be
+/// refused here, and nodes that wrap a lambda (deadman adds a level) must still compile.
+pub fn compile_options() -> klaxon_tick::CompileOptions {
+    klaxon_tick::CompileOptions {
+        limits: klaxon_tick::Limits {
+            max_depth: klaxon_tick::Limits::MAX_DEPTH,
+            ..klaxon_tick::Limits::default()
+        },
+        ..klaxon_tick::CompileOptions::default()
+    }
+}
+
 /// Compiles a lambda argument into a predicate that must yield a bool.
 pub fn predicate(property: &Property) -> Result<klaxon_tick::Lambda, DefineError> {
     property.expect_args(1, 1)?;
     let expr = property.arg(0).as_lambda()?;
-    let lambda = klaxon_tick::compile_lambda(expr, &klaxon_tick::CompileOptions::default())?;
+    let lambda = klaxon_tick::compile_lambda(expr, &compile_options())?;
     lambda.require_bool(expr)?;
     Ok(lambda)
 }

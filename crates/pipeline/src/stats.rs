@@ -190,6 +190,7 @@ impl Deadman {
         task: &str,
         server: &ServerInfo,
         registry: &Registry,
+        limits: &crate::Limits,
     ) -> Result<Deadman, DefineError> {
         node.expect_args(2, 3)?;
         let threshold = node.arg(0).as_float()?;
@@ -236,7 +237,7 @@ impl Deadman {
             properties,
             ..node.clone()
         };
-        let alert = AlertNode::compile(&alert_node, task, server, registry)?;
+        let alert = AlertNode::compile(&alert_node, task, server, registry, limits)?;
         Ok(Deadman {
             counter: Counter::new(interval, false),
             previous: HashMap::new(),

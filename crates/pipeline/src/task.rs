@@ -12,7 +12,7 @@ use crate::http_out::HttpOut;
 use crate::nodes::{Eval, From, Where};
 use crate::stats::{Deadman, Stats};
 use crate::window::Window;
-use crate::{DefineError, Point};
+use crate::{DefineError, Limits, Point};
 
 /// What a task needs from its surroundings while it processes points.
 pub trait Context {
@@ -82,15 +82,36 @@ pub struct Task {
 }
 
 impl Task {
-    /// Parses, resolves and compiles `script`; every node and property is checked, handler
-    /// properties against `registry`.
+    /// Parses, resolves and compiles `script` with the default [`Limits`]; every node and
+    /// property is checked, handler properties against `registry`.
     pub fn compile(
         id: &str,
         script: &str,
         registry: &Registry,
         server: &ServerInfo,
     ) -> Result<Task, DefineError> {
-        let program: Program = klaxon_tick::compile_script(script)?;
+        Task::compile_with(id, script, registry, server, &Limits::default())
+    }
+
+    /// [`Task::compile`] with the given limits on the script, its lambdas and its templates.
+    ///
+    /// ```
+    /// use klaxon_pipeline::{Limits, ServerInfo, Task};
+    /// let registry = klaxon_core::Registry::linked().unwrap();
+    /// let limits = Limits { max_template_size: 8, ..Limits::default() };
+    /// let err = Task::compile_with("t", "stream|alert().message('{{ .ID }} is {{ .Level }}')",
+    ///     &registry, &ServerInfo::default(), &limits).unwrap_err();
+    /// assert_eq!(err.to_string(),
+    ///     "line 1, column 24: .message() template is 25 bytes; [limits] max-template-size is 8");
+    /// ```
+    pub fn compile_with(
+        id: &str,
+        script: &str,
+        registry: &Registry,
+        server: &ServerInfo,
+        limits: &Limits,
+    ) -> Result<Task, DefineError> {
+        let program: Program = klaxon_tick::compile_script_with(script, &limits.tick)?;
         let mut stages = Vec::with_capacity(program.nodes.len());
         let mut children = vec![Vec::new(); program.nodes.len()];
         let mut edges: Vec<Edge> = Vec::with_capacity(program.nodes.len());
@@ -121,16 +142,16 @@ impl Task {
                 (_, "from") => Stage::From(From::compile(node)?),
                 (_, "where") => Stage::Where(Where::compile(node)?),
                 (_, "eval") => Stage::Eval(Eval::compile(node)?),
-                (_, "alert") => {
-                    Stage::Alert(Box::new(AlertNode::compile(node, id, server, registry)?))
-                }
+                (_, "alert") => Stage::Alert(Box::new(AlertNode::compile(
+                    node, id, server, registry, limits,
+                )?)),
                 (_, "window") => Stage::Window(Window::compile(node)?),
                 (_, "httpOut") => Stage::HttpOut(HttpOut::compile(node)?),
                 (_, "stats") => Stage::Stats(Stats::compile(node)?),
                 (_, "deadman") => {
                     let parent = &program.nodes[node.parent.unwrap_or(0)];
                     Stage::Deadman(Box::new(Deadman::compile(
-                        node, parent, id, server, registry,
+                        node, parent, id, server, registry, limits,
                     )?))
                 }
                 (_, name) if Aggregate::is_aggregate(name) => {

@@ -16,7 +16,7 @@ pub use template::{ServerInfo, TemplateError, TemplateInput, Templates, html_esc
 
 use crate::batch::Batch;
 use crate::props::{self, once, unknown_property};
-use crate::{Context, DefineError, GroupId, Point};
+use crate::{Context, DefineError, GroupId, Limits, Point};
 
 /// The alert node's own properties (handlers come from the registry).
 const PROPERTIES: &[&str] = &[
@@ -112,6 +112,7 @@ impl AlertNode {
         task: &str,
         server: &ServerInfo,
         registry: &Registry,
+        limits: &Limits,
     ) -> Result<AlertNode, DefineError> {
         node.expect_args(0, 0)?;
         let mut levels: [Option<Lambda>; 4] = Default::default();
@@ -153,20 +154,36 @@ impl AlertNode {
                 p.expect_args(1, 1)?;
                 Ok(p.arg(0).as_str()?.to_owned())
             };
+            let template = |p: &Property| -> Result<String, DefineError> {
+                let source = text(p)?;
+                if source.len() > limits.max_template_size {
+                    return Err(DefineError::new(
+                        props::first_arg_span(p),
+                        format!(
+                            ".{}() template is {} bytes; {} is {}",
+                            p.name,
+                            source.len(),
+                            Limits::TEMPLATE_SETTING,
+                            limits.max_template_size
+                        ),
+                    ));
+                }
+                Ok(source)
+            };
             match name {
                 "id" => {
                     once(&id, property)?;
-                    id = Some(text(property)?);
+                    id = Some(template(property)?);
                     template_spans[0] = props::first_arg_span(property);
                 }
                 "message" => {
                     once(&message, property)?;
-                    message = Some(text(property)?);
+                    message = Some(template(property)?);
                     template_spans[1] = props::first_arg_span(property);
                 }
                 "details" => {
                     once(&details, property)?;
-                    details = Some(text(property)?);
+                    details = Some(template(property)?);
                     template_spans[2] = props::first_arg_span(property);
                 }
                 "history" => {

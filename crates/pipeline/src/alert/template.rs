@@ -8,6 +8,8 @@ use gotmpl::Value;
 use klaxon_core::{FieldValue, GoDuration, Level, Timestamp};
 use serde::Serialize;
 
+use crate::Limits;
+
 /// Kapacitor's default `.id()`.
 pub const DEFAULT_ID: &str = "{{ .Name }}:{{ .Group }}";
 /// Kapacitor's default `.message()`.
@@ -92,6 +94,7 @@ impl Templates {
     ) -> Result<Templates, TemplateError> {
         let text = |property: &'static str, source: &str| {
             gotmpl::Template::new(property)
+                .max_range_iters(Limits::MAX_TEMPLATE_ITERATIONS)
                 .parse(source)
                 .map_err(|e| TemplateError {
                     property,
@@ -103,6 +106,7 @@ impl Templates {
             Some(source) if source.trim() == DEFAULT_DETAILS => Details::DefaultJson,
             Some(source) => Details::Custom(Box::new(
                 gotmpl::html::Template::new("details")
+                    .max_range_iters(Limits::MAX_TEMPLATE_ITERATIONS)
                     .func("json", json_func(true))
                     .func("jsonCompact", json_func(false))
                     .parse(source)
@@ -121,9 +125,7 @@ impl Templates {
 
     /// Renders the ID.
     pub fn id(&self, input: &TemplateInput<'_>) -> Result<String, String> {
-        self.id
-            .execute_to_string(&id_data(input))
-            .map_err(|e| format!("cannot render .id(): {e}"))
+        bounded("id", |out| self.id.execute_fmt(out, &id_data(input)))
     }
 
     /// Renders the message.
@@ -135,9 +137,10 @@ impl Templates {
         time: Timestamp,
         duration: GoDuration,
     ) -> Result<String, String> {
-        self.message
-            .execute_to_string(&message_data(input, id, level, time, duration))
-            .map_err(|e| format!("cannot render .message(): {e}"))
+        bounded("message", |out| {
+            self.message
+                .execute_fmt(out, &message_data(input, id, level, time, duration))
+        })
     }
 
     /// Renders the details.
@@ -158,11 +161,46 @@ impl Templates {
                 };
                 let mut map = (*map).clone();
                 map.insert("Message".into(), Value::String(message.into()));
-                template
-                    .execute_to_string(&Value::Map(Arc::new(map)))
-                    .map_err(|e| format!("cannot render .details(): {e}"))
+                let data = Value::Map(Arc::new(map));
+                bounded("details", |out| template.execute_fmt(out, &data))
             }
         }
+    }
+}
+
+/// Output that refuses to grow past [`Limits::MAX_TEMPLATE_OUTPUT`], which stops the template.
+struct Bounded {
+    text: String,
+    exceeded: bool,
+}
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len() + s.len() > Limits::MAX_TEMPLATE_OUTPUT {
+            self.exceeded = true;
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// Runs one template into a [`Bounded`] output; errors name the property.
+fn bounded(
+    property: &str,
+    execute: impl FnOnce(&mut Bounded) -> Result<(), gotmpl::TemplateError>,
+) -> Result<String, String> {
+    let mut out = Bounded {
+        text: String::new(),
+        exceeded: false,
+    };
+    match execute(&mut out) {
+        Ok(()) => Ok(out.text),
+        Err(_) if out.exceeded => Err(format!(
+            "cannot render .{property}(): its output would exceed {} bytes",
+            Limits::MAX_TEMPLATE_OUTPUT
+        )),
+        Err(e) => Err(format!("cannot render .{property}(): {e}")),
     }
 }
 
@@ -344,6 +382,71 @@ mod tests {
             fields,
             server,
         }
+    }
+
+    /// Renders `source` as a message (and as details, which use html/template) for a point with
+    /// one tag and one field.
+    fn render(source: &str) -> Result<String, String> {
+        let tags = BTreeMap::from([("host".to_owned(), "serverA".to_owned())]);
+        let fields = BTreeMap::from([("value".to_owned(), FieldValue::Float(10.0))]);
+        let server = ServerInfo::default();
+        let t = Templates::new(None, Some(source), Some(source)).map_err(|e| e.to_string())?;
+        let input = input(&tags, &fields, &server);
+        let args = (Level::Critical, Timestamp::EPOCH, GoDuration::ZERO);
+        let message = t.message(&input, "id", args.0, args.1, args.2)?;
+        let details = t.details(&input, "id", args.0, args.1, args.2, &message)?;
+        Ok(format!("{message}|{details}"))
+    }
+
+    #[test]
+    fn templates_reach_nothing_but_the_alert_data() {
+        // Go's text/template has no function that reads the environment or files, and
+        // Kapacitor's templates add none; gotmpl's built-ins are the same, and these prove that a
+        // template asking for more is refused rather than answered.
+        for (source, refusal) in [
+            ("{{ env \"HOME\" }}", "undefined function: env"),
+            ("{{ getenv \"HOME\" }}", "undefined function: getenv"),
+            (
+                "{{ readFile \"/etc/passwd\" }}",
+                "undefined function: readFile",
+            ),
+            (
+                "{{ include \"/etc/passwd\" }}",
+                "undefined function: include",
+            ),
+            ("{{ exec \"id\" }}", "undefined function: exec"),
+            ("{{ .Env.HOME }}", ""),
+        ] {
+            match render(source) {
+                Err(e) => assert!(e.contains(refusal), "{source}: {e}"),
+                // A missing key renders as Go's "<no value>", never as data from elsewhere.
+                Ok(text) => assert!(
+                    refusal.is_empty() && !text.contains('/') && text.contains("no value"),
+                    "{source} rendered {text:?}"
+                ),
+            }
+        }
+        // `template` runs only templates defined in the same text: a file name is not one.
+        let err = render("{{ template \"/etc/passwd\" }}").unwrap_err();
+        assert!(err.contains("/etc/passwd"), "{err}");
+        assert!(!err.contains("root:"), "{err}");
+        // A template that includes itself stops at the recursion limit.
+        let err = render("{{ define \"x\" }}{{ template \"x\" }}{{ end }}{{ template \"x\" }}")
+            .unwrap_err();
+        assert!(err.starts_with("cannot render .message()"), "{err}");
+    }
+
+    #[test]
+    fn loops_and_padding_are_bounded() {
+        let err = render("{{ range 100000000 }}x{{ end }}").unwrap_err();
+        assert!(err.starts_with("cannot render .message()"), "{err}");
+        let err = render("{{ range 50000 }}{{ printf \"%60000d\" 1 }}{{ end }}").unwrap_err();
+        assert_eq!(
+            err,
+            "cannot render .message(): its output would exceed 1048576 bytes"
+        );
+        let ok = render("{{ range 3 }}{{ . }}{{ end }}").unwrap();
+        assert_eq!(ok, "012|012");
     }
 
     #[test]
