@@ -1,19 +1,21 @@
 //! Delivery workers: one tokio task and one bounded queue per (topic, handler).
 //!
-//! The queue keeps order per pair; a full queue drops the event (counted and logged); the match
-//! expression runs in the worker before the handler; every call runs under a timeout, and a
-//! retryable failure is tried again after a doubling backoff, up to the configured retries (none
-//! by default, as Kapacitor). Dropping a
-//! [`Worker`] aborts its task at once, so a hung handler never holds up the caller.
+//! The queue keeps order per pair. The match expression runs in the worker before the handler;
+//! every call runs under a timeout; a failure the [`RetryPolicy`] accepts is tried again after
+//! a jittered, doubling delay, while other pairs go on. Each event ends in exactly one counter:
+//! delivered, filtered, failed (after its last attempt) or dropped (queue full, or still queued
+//! when the shutdown deadline passed). Dropping a [`Worker`] aborts its task at once, so a hung
+//! handler never holds up the caller; [`Worker::close`] lets it finish its queue instead.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use klaxon_core::{Event, Handler, HandlerError};
+use klaxon_core::{Event, GoDuration, Handler, HandlerError};
 use klaxon_tick::{MatchContext, MatchExpr};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::RetryPolicy;
 use crate::stats::Counters;
 
 /// What a worker needs to know about its handler.
@@ -25,31 +27,38 @@ pub(crate) struct Target {
     pub handle: Arc<dyn Handler>,
     pub matcher: Option<MatchExpr>,
     pub timeout: Duration,
-    pub retry: Retry,
+    pub retry: RetryPolicy,
 }
 
-/// How often and how patiently a retryable failure is tried again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
-    /// Attempts after the first; 0 never retries.
-    pub retries: u32,
-    /// The wait before the first retry; it doubles for each further one, up to 1 minute.
-    pub backoff: Duration,
+/// What every worker of one alert service shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    /// Turns true when the shutdown deadline has passed: workers stop and count what is left.
+    pub abandon: watch::Receiver<bool>,
+    /// Woken whenever a worker takes an event off its queue, for writers waiting for room.
+    pub room: Arc<Notify>,
+}
+
+/// An event in a queue, with the moment it was queued (for the latency histogram).
+#[derive(Debug)]
+struct Queued {
+    event: Event,
+    queued: Instant,
 }
 
 /// A running worker; dropping it aborts the task.
 #[derive(Debug)]
 pub(crate) struct Worker {
-    pub handler: String,
-    pub kind: String,
-    queue: mpsc::Sender<Event>,
-    task: JoinHandle<()>,
-    counters: Arc<Counters>,
+    outlet: Outlet,
+    capacity: usize,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -59,48 +68,159 @@ impl Worker {
         target: Target,
         capacity: usize,
         counters: Arc<Counters>,
+        shared: Shared,
     ) -> Worker {
-        let (queue, rx) = mpsc::channel(capacity.max(1));
-        let handler = target.handler.clone();
-        let kind = target.kind.clone();
-        let task = runtime.spawn(run(target, rx, Arc::clone(&counters)));
-        Worker {
-            handler,
-            kind,
+        let capacity = capacity.max(1);
+        let (queue, rx) = mpsc::channel(capacity);
+        let outlet = Outlet {
             queue,
-            task,
-            counters,
+            topic: Arc::from(target.topic.as_str()),
+            handler: Arc::from(target.handler.as_str()),
+            kind: Arc::from(target.kind.as_str()),
+            counters: Arc::clone(&counters),
+        };
+        let task = runtime.spawn(run(target, rx, counters, shared));
+        Worker {
+            outlet,
+            capacity,
+            task: Some(task),
         }
     }
 
+    /// A handle to queue events into this worker without holding on to it.
+    pub fn outlet(&self) -> Outlet {
+        self.outlet.clone()
+    }
+
+    pub fn handler(&self) -> &str {
+        &self.outlet.handler
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.outlet.kind
+    }
+
+    /// Events waiting in the queue (not counting the one being delivered).
+    pub fn depth(&self) -> usize {
+        self.capacity - self.outlet.queue.capacity()
+    }
+
+    /// Whether the queue has no room for another event.
+    pub fn is_full(&self) -> bool {
+        self.outlet.queue.capacity() == 0
+    }
+
+    /// Closes the queue and lets the worker deliver what it holds; the returned task ends when
+    /// it has (or when the service abandons delivery).
+    pub fn close(mut self) -> Option<JoinHandle<()>> {
+        self.task.take()
+        // Dropping `self` drops the queue's sender, which ends the worker once it is empty.
+    }
+}
+
+/// The sending side of a worker's queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Outlet {
+    queue: mpsc::Sender<Queued>,
+    topic: Arc<str>,
+    handler: Arc<str>,
+    kind: Arc<str>,
+    counters: Arc<Counters>,
+}
+
+impl Outlet {
     /// Queues `event` without waiting; a full queue drops it, counted and logged.
-    pub fn offer(&self, topic: &str, event: &Event) -> bool {
-        match self.queue.try_send(event.clone()) {
+    pub fn offer(&self, event: &Event) -> bool {
+        match self.queue.try_send(queued(event)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.counters.dropped();
-                tracing::warn!(
-                    topic,
-                    handler = %self.handler,
-                    kind = %self.kind,
-                    event = %event.state.id,
-                    "dropped event: the handler's queue is full (raise [alert] topic-buffer-length \
-                     or fix the slow handler)"
-                );
+                self.dropped(event, "the handler's queue is full (raise [alert] topic-buffer-length, set [alert] queue-full = \"block\", or fix the slow handler)");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
-}
 
-async fn run(mut target: Target, mut rx: mpsc::Receiver<Event>, counters: Arc<Counters>) {
-    while let Some(event) = rx.recv().await {
-        deliver(&mut target, &event, &counters).await;
+    /// Queues `event`, blocking the thread while the queue is full. Must not run on an async
+    /// worker thread (the task manager writes from `spawn_blocking`). `false` when the worker
+    /// is gone (its handler or topic was deleted meanwhile).
+    pub fn offer_blocking(&self, event: &Event) -> bool {
+        self.queue.blocking_send(queued(event)).is_ok()
+    }
+
+    /// Queues `event`, waiting while the queue is full.
+    pub async fn offer_waiting(&self, event: &Event) -> bool {
+        self.queue.send(queued(event)).await.is_ok()
+    }
+
+    fn dropped(&self, event: &Event, why: &str) {
+        self.counters.dropped();
+        if let Some(suppressed) = self.counters.log.allow() {
+            tracing::warn!(
+                topic = %self.topic, handler = %self.handler, kind = %self.kind,
+                event = %event.state.id, suppressed, "dropped event: {why}"
+            );
+        }
     }
 }
 
-async fn deliver(target: &mut Target, event: &Event, counters: &Counters) {
+fn queued(event: &Event) -> Queued {
+    Queued {
+        event: event.clone(),
+        queued: Instant::now(),
+    }
+}
+
+/// Resolves once the service abandons delivery; never if it cannot (its sender is gone).
+async fn abandoned(abandon: &mut watch::Receiver<bool>) {
+    if abandon.wait_for(|a| *a).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run(
+    mut target: Target,
+    mut rx: mpsc::Receiver<Queued>,
+    counters: Arc<Counters>,
+    mut shared: Shared,
+) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = abandoned(&mut shared.abandon) => break,
+            next = rx.recv() => next,
+        };
+        let Some(queued) = next else { return };
+        shared.room.notify_waiters();
+        let done = tokio::select! {
+            biased;
+            () = abandoned(&mut shared.abandon) => false,
+            () = deliver(&mut target, &queued, &counters) => true,
+        };
+        if !done {
+            abandon(&target, &counters, &queued.event, "was being delivered");
+            break;
+        }
+    }
+    rx.close();
+    while let Ok(queued) = rx.try_recv() {
+        abandon(&target, &counters, &queued.event, "was still queued");
+    }
+}
+
+/// Counts and logs an event the shutdown deadline left undelivered. Every one is logged, with
+/// its ID: this is the list an operator replays from.
+fn abandon(target: &Target, counters: &Counters, event: &Event, state: &str) {
+    counters.dropped();
+    tracing::error!(
+        topic = %target.topic, handler = %target.handler, kind = %target.kind,
+        event = %event.state.id, level = %event.state.level,
+        "not delivered: the event {state} when [alert] shutdown-timeout passed"
+    );
+}
+
+async fn deliver(target: &mut Target, queued: &Queued, counters: &Counters) {
+    let event = &queued.event;
     let id = event.state.id.as_str();
     if let Some(matcher) = target.matcher.as_mut() {
         match matcher.matches(&EventContext(event)) {
@@ -119,40 +239,50 @@ async fn deliver(target: &mut Target, event: &Event, counters: &Counters) {
             }
         }
     }
-    let mut backoff = target.retry.backoff;
-    let mut attempt = 0;
+    let started = Instant::now();
+    let mut attempt = 1;
     loop {
         let error = match tokio::time::timeout(target.timeout, target.handle.handle(event)).await {
             Ok(Ok(())) => {
-                counters.delivered();
+                counters.delivered_after(queued.queued.elapsed());
                 tracing::debug!(
                     topic = %target.topic, handler = %target.handler, kind = %target.kind,
-                    event = id, "delivered"
+                    event = id, attempt, "delivered"
                 );
                 return;
             }
             Ok(Err(e)) => e,
             Err(_) => HandlerError::timed_out("delivery", target.timeout),
         };
-        if error.is_retryable() && attempt < target.retry.retries {
-            attempt += 1;
+        let delay = target.retry.delay(attempt, fastrand::f64());
+        let retry = target
+            .retry
+            .should_retry(&error, attempt, started.elapsed() + delay);
+        if retry {
             counters.retried();
-            tracing::warn!(
-                topic = %target.topic, handler = %target.handler, kind = %target.kind,
-                event = id, error = %error, attempt, retries = target.retry.retries,
-                backoff = %klaxon_core::GoDuration::from_std(backoff),
-                "handler failed; retrying"
-            );
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-            continue;
+        } else {
+            counters.failed();
         }
-        counters.failed();
-        tracing::error!(
-            topic = %target.topic, handler = %target.handler, kind = %target.kind,
-            event = id, error = %error, attempts = attempt + 1, "handler failed"
-        );
-        return;
+        if let Some(suppressed) = counters.log.allow() {
+            if retry {
+                tracing::warn!(
+                    topic = %target.topic, handler = %target.handler, kind = %target.kind,
+                    event = id, attempt, error = %error, retry_in = %GoDuration::from_std(delay),
+                    suppressed, "delivery failed; retrying"
+                );
+            } else {
+                tracing::error!(
+                    topic = %target.topic, handler = %target.handler, kind = %target.kind,
+                    event = id, attempt, error = %error, retryable = error.is_retryable(),
+                    suppressed, "delivery failed; giving up"
+                );
+            }
+        }
+        if !retry {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        attempt += 1;
     }
 }
 

@@ -49,6 +49,9 @@ pub enum EngineError {
     /// An update tried to move a handler to another topic.
     #[error("cannot change topic in update")]
     TopicChange,
+    /// A limit on definitions was reached.
+    #[error(transparent)]
+    Limit(#[from] crate::LimitError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -115,7 +115,7 @@ impl Handler for Publish {
         for topic in &self.topics {
             let mut copy = event.clone();
             copy.topic = topic.clone();
-            if !self.collector.collect(copy) {
+            if !self.collector.collect(copy).await {
                 return Err(HandlerError::permanent("the alert service is shut down"));
             }
         }
@@ -209,7 +209,7 @@ async fn tick(
             continue;
         }
         let summary = summarize(&events, &options, &template);
-        if !collector.collect(summary) {
+        if !collector.collect(summary).await {
             return;
         }
     }

@@ -16,6 +16,9 @@
 mod delivery;
 mod error;
 mod internal;
+mod limits;
+mod log_limit;
+mod retry;
 mod service;
 mod services;
 mod spec;
@@ -25,10 +28,15 @@ pub mod tasks;
 
 pub use error::{EngineError, StoreError};
 pub use internal::{AGGREGATE, INTERNAL_KINDS, PUBLISH};
-pub use service::{AlertService, Collected, EngineConfig, InlineHandler, TopicInfo};
+pub use limits::{LimitError, Limits};
+pub use retry::{RetryPolicy, RetrySpec};
+pub use service::{
+    AlertService, Collected, DrainReport, EngineConfig, InlineHandler, QueueDepth, QueueFull,
+    TopicInfo,
+};
 pub use services::Services;
 pub use spec::{HandlerSpec, is_valid_handler_id, is_valid_topic};
-pub use stats::{HandlerStats, Stats};
+pub use stats::{HandlerStats, LATENCY_BUCKETS, Stats};
 pub use store::{SCHEMA_VERSION, Store};
 
 #[cfg(test)]

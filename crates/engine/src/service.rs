@@ -2,49 +2,89 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use klaxon_core::{Event, EventState, Handler, Level};
 use klaxon_tick::MatchExpr;
 use serde_json::Value;
+use tokio::sync::{Notify, watch};
 
-use crate::delivery::{Retry, Target, Worker};
+use crate::RetryPolicy;
+use crate::delivery::{Outlet, Shared, Target, Worker};
 use crate::internal::{self, INTERNAL_KINDS};
-use crate::{EngineError, HandlerSpec, Services, Stats, Store, is_valid_topic};
+use crate::{EngineError, HandlerSpec, Limits, Services, Stats, Store, is_valid_topic};
 
 /// How the alert service behaves; the server fills it from `[alert]`.
 ///
 /// ```
 /// let config = klaxon_engine::EngineConfig::default();
 /// assert_eq!(config.topic_buffer_length, 5000);
-/// assert!(config.persist_topics);
+/// assert_eq!(config.queue_full, klaxon_engine::QueueFull::Drop);
+/// assert_eq!(config.retry.attempts, 5);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
-    /// Capacity of each (topic, handler) queue; a full queue drops events. At least 1.
+    /// Capacity of each (topic, handler) queue. At least 1.
     pub topic_buffer_length: usize,
+    /// What collecting into a full queue does.
+    pub queue_full: QueueFull,
     /// Whether non-OK event states are written to the database and restored at start.
     pub persist_topics: bool,
     /// The longest one handler call may take before the engine gives up on it. Handler crates
     /// enforce their own, shorter, timeouts; this is the backstop for every kind.
     pub handler_timeout: Duration,
-    /// How many times a delivery that failed with a retryable error (connection refused, a
-    /// timeout, HTTP 5xx...) is tried again; 0, the default, never retries, as Kapacitor.
-    pub handler_retries: u32,
-    /// The wait before the first retry; it doubles for each further one, up to one minute.
-    pub retry_backoff: Duration,
+    /// The retry policy of handlers whose spec has no `retry` object (and the base that one
+    /// overrides).
+    pub retry: RetryPolicy,
+    /// How many tasks and topic handlers may be defined, and how large their definitions may be.
+    pub limits: Limits,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             topic_buffer_length: 5000,
+            queue_full: QueueFull::Drop,
             persist_topics: true,
             handler_timeout: Duration::from_secs(60),
-            handler_retries: 0,
-            retry_backoff: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+            limits: Limits::default(),
         }
     }
+}
+
+/// What happens to an event whose handler's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueFull {
+    /// The event is dropped for that handler, counted and logged (Kapacitor's behaviour).
+    #[default]
+    Drop,
+    /// The collector waits for room. Writers check [`AlertService::wait_for_room`] first, so a
+    /// write that would wait too long is refused before any of it is processed.
+    Block,
+}
+
+/// What [`AlertService::drain`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrainReport {
+    /// Workers that finished their queue in time.
+    pub finished: usize,
+    /// Workers that still had events when the deadline passed (those events are counted as
+    /// dropped and logged with their IDs).
+    pub abandoned: usize,
+}
+
+/// One queue's fill, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// The topic.
+    pub topic: String,
+    /// The handler ID (or inline label).
+    pub handler: String,
+    /// The handler kind.
+    pub kind: String,
+    /// Events waiting (not counting the one in delivery).
+    pub depth: usize,
 }
 
 /// A topic as the API shows it.
@@ -161,6 +201,9 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     stats: Stats,
     state: Mutex<State>,
+    /// Set to true when the shutdown deadline passes; see [`Shared::abandon`].
+    abandon: watch::Sender<bool>,
+    room: Arc<Notify>,
 }
 
 #[derive(Debug, Default)]
@@ -176,6 +219,7 @@ struct Defined {
     spec: HandlerSpec,
     handler: Arc<dyn Handler>,
     matcher: Option<MatchExpr>,
+    retry: RetryPolicy,
 }
 
 #[derive(Debug, Default)]
@@ -212,15 +256,13 @@ impl Topic {
 pub(crate) struct Collector(Weak<Inner>);
 
 impl Collector {
-    /// Collects `event`; `false` once the service is gone.
-    pub(crate) fn collect(&self, event: Event) -> bool {
-        match self.0.upgrade() {
-            Some(inner) => {
-                AlertService { inner }.collect(event);
-                true
-            }
-            None => false,
-        }
+    /// Collects `event` from a delivery worker; `false` once the service is gone.
+    pub(crate) async fn collect(&self, event: Event) -> bool {
+        let Some(inner) = self.0.upgrade() else {
+            return false;
+        };
+        AlertService { inner }.collect_async(event).await;
+        true
     }
 }
 
@@ -242,6 +284,8 @@ impl AlertService {
                 runtime,
                 stats: Stats::default(),
                 state: Mutex::new(State::default()),
+                abandon: watch::Sender::new(false),
+                room: Arc::new(Notify::new()),
             }),
         };
         let (specs, bad) = service.inner.store.handlers()?;
@@ -297,6 +341,11 @@ impl AlertService {
         &self.inner.store
     }
 
+    /// The limits on definitions, which the task manager and the API apply too.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
+    }
+
     /// Delivery counters per (topic, handler, kind).
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
@@ -337,11 +386,18 @@ impl AlertService {
 
     fn build(&self, spec: &HandlerSpec) -> Result<Defined, EngineError> {
         spec.check_names()?;
+        let limits = &self.inner.config.limits;
+        // Also after a PATCH, whose body may be small while the spec it makes is not.
+        limits.check_spec_size(serde_json::to_vec(spec).map_or(0, |json| json.len()))?;
         let matcher = if spec.match_.trim().is_empty() {
             None
         } else {
+            let options = klaxon_tick::CompileOptions {
+                limits: limits.pipeline.tick,
+                ..klaxon_tick::CompileOptions::default()
+            };
             Some(
-                MatchExpr::parse(&spec.match_)
+                MatchExpr::parse_with(&spec.match_, &options)
                     .map_err(|e| EngineError::InvalidMatch(e.to_string()))?,
             )
         };
@@ -356,10 +412,15 @@ impl AlertService {
             Some(made) => made?,
             None => self.make_handler(&spec.kind, &spec.options)?,
         };
+        let retry = match &spec.retry {
+            Some(overrides) => self.inner.config.retry.with(overrides)?,
+            None => self.inner.config.retry,
+        };
         Ok(Defined {
             spec: spec.clone(),
             handler,
             matcher,
+            retry,
         })
     }
 
@@ -375,6 +436,7 @@ impl AlertService {
         kind: &str,
         handler: Arc<dyn Handler>,
         matcher: Option<MatchExpr>,
+        retry: RetryPolicy,
     ) -> Worker {
         let target = Target {
             topic: topic.to_owned(),
@@ -383,17 +445,19 @@ impl AlertService {
             handle: handler,
             matcher,
             timeout: self.inner.config.handler_timeout,
-            retry: Retry {
-                retries: self.inner.config.handler_retries,
-                backoff: self.inner.config.retry_backoff,
-            },
+            retry,
         };
         let counters = self.inner.stats.counters(topic, label, kind);
+        let shared = Shared {
+            abandon: self.inner.abandon.subscribe(),
+            room: Arc::clone(&self.inner.room),
+        };
         Worker::spawn(
             &self.inner.runtime,
             target,
             self.inner.config.topic_buffer_length,
             counters,
+            shared,
         )
     }
 
@@ -414,6 +478,7 @@ impl AlertService {
                             &defined.spec.kind,
                             Arc::clone(&defined.handler),
                             defined.matcher.clone(),
+                            defined.retry,
                         ),
                     ));
                 }
@@ -446,12 +511,50 @@ impl AlertService {
 
     /// Collects one event into `event.topic` (created if absent): stores its state, sets its
     /// previous level from the topic's last state for that ID, and queues it for every handler
-    /// of the topic. Never waits on a handler: a full queue drops the event for that handler,
-    /// counted and logged.
-    pub fn collect(&self, mut event: Event) -> Collected {
+    /// of the topic. With [`QueueFull::Drop`] it never waits: a full queue drops the event for
+    /// that handler, counted and logged. With [`QueueFull::Block`] it blocks the thread until
+    /// there is room, so it must not run on an async worker thread (use
+    /// [`AlertService::collect_async`] there).
+    pub fn collect(&self, event: Event) -> Collected {
+        let (mut collected, event, outlets) = self.record(event);
+        for outlet in &outlets {
+            let queued = match self.inner.config.queue_full {
+                QueueFull::Drop => outlet.offer(&event),
+                QueueFull::Block => outlet.offer_blocking(&event),
+            };
+            if !queued {
+                collected.dropped += 1;
+            }
+        }
+        collected
+    }
+
+    /// [`AlertService::collect`] for async callers: with [`QueueFull::Block`] it waits for room
+    /// without blocking the thread.
+    pub async fn collect_async(&self, event: Event) -> Collected {
+        let (mut collected, event, outlets) = self.record(event);
+        for outlet in &outlets {
+            let queued = match self.inner.config.queue_full {
+                QueueFull::Drop => outlet.offer(&event),
+                QueueFull::Block => outlet.offer_waiting(&event).await,
+            };
+            if !queued {
+                collected.dropped += 1;
+            }
+        }
+        collected
+    }
+
+    /// The state-keeping half of a collect, under the lock; the queueing half runs without it,
+    /// so a writer waiting for room never holds up the API.
+    fn record(&self, mut event: Event) -> (Collected, Event, Vec<Outlet>) {
         let mut state = self.lock();
         if state.shut_down {
-            return Collected::default();
+            tracing::warn!(
+                topic = %event.topic, event = %event.state.id,
+                "event collected after shutdown began; not delivered"
+            );
+            return (Collected::default(), event, Vec::new());
         }
         let topic_id = event.topic.clone();
         let topic = self.ensure_topic(&mut state, &topic_id);
@@ -468,20 +571,68 @@ impl AlertService {
             && needs_write
             && let Err(e) = self.inner.store.put_state(&topic_id, &event.state)
         {
-            {
-                tracing::error!(topic = %topic_id, event = %event.state.id, error = %e, "cannot store the event state");
-            }
+            tracing::error!(topic = %topic_id, event = %event.state.id, error = %e, "cannot store the event state");
         }
-        let mut dropped = 0;
-        for worker in topic.workers.values().chain(topic.inline.iter()) {
-            if !worker.offer(&topic_id, &event) {
-                dropped += 1;
-            }
-        }
-        Collected {
+        let outlets = topic
+            .workers
+            .values()
+            .chain(topic.inline.iter())
+            .map(Worker::outlet)
+            .collect();
+        let collected = Collected {
             previous_level,
-            dropped,
+            dropped: 0,
+        };
+        (collected, event, outlets)
+    }
+
+    /// Whether every handler queue has room for at least one more event.
+    pub fn has_room(&self) -> bool {
+        let state = self.lock();
+        !state
+            .topics
+            .values()
+            .flat_map(|t| t.workers.values().chain(t.inline.iter()))
+            .any(Worker::is_full)
+    }
+
+    /// Waits until every handler queue has room, up to `patience`: `false` if one is still full
+    /// then. Writers call it before processing a body under [`QueueFull::Block`], so that a body
+    /// is either refused whole or processed whole.
+    pub async fn wait_for_room(&self, patience: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let notified = self.inner.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a worker taking an event in between still wakes us.
+            notified.as_mut().enable();
+            if self.has_room() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.has_room();
+            }
         }
+    }
+
+    /// How full each handler queue is, sorted by topic and handler.
+    pub fn queue_depths(&self) -> Vec<QueueDepth> {
+        let state = self.lock();
+        state
+            .topics
+            .iter()
+            .flat_map(|(topic, t)| {
+                t.workers
+                    .values()
+                    .chain(t.inline.iter())
+                    .map(move |w| QueueDepth {
+                        topic: topic.clone(),
+                        handler: w.handler().to_owned(),
+                        kind: w.kind().to_owned(),
+                        depth: w.depth(),
+                    })
+            })
+            .collect()
     }
 
     /// Defines a new handler spec: validated (names, kind, options, match), stored, and
@@ -496,6 +647,8 @@ impl AlertService {
         {
             return Err(EngineError::DuplicateHandler(spec.id));
         }
+        let existing = state.specs.values().map(BTreeMap::len).sum();
+        self.inner.config.limits.check_topic_handlers(existing)?;
         self.inner.store.put_handler(&spec, None)?;
         self.insert_spec(&mut state, defined);
         tracing::info!(topic = %spec.topic, handler = %spec.id, kind = %spec.kind, "handler defined");
@@ -696,7 +849,16 @@ impl AlertService {
         }
         let workers: Vec<Worker> = handlers
             .into_iter()
-            .map(|h| self.worker(topic, &h.label, &h.kind, h.handler, None))
+            .map(|h| {
+                self.worker(
+                    topic,
+                    &h.label,
+                    &h.kind,
+                    h.handler,
+                    None,
+                    self.inner.config.retry,
+                )
+            })
             .collect();
         let mut state = self.lock();
         let t = self.ensure_topic(&mut state, topic);
@@ -704,6 +866,51 @@ impl AlertService {
         drop(state);
         drop(old);
         Ok(())
+    }
+
+    /// Graceful shutdown: later collects do nothing, every queue is closed, and the workers
+    /// deliver what they hold for up to `timeout`. Whatever is left then (in flight or queued)
+    /// is counted as dropped and logged with its event ID.
+    pub async fn drain(&self, timeout: Duration) -> DrainReport {
+        let topics = {
+            let mut state = self.lock();
+            state.shut_down = true;
+            std::mem::take(&mut state.topics)
+        };
+        let started = Instant::now();
+        let tasks: Vec<_> = topics
+            .into_values()
+            .flat_map(|t| t.workers.into_values().chain(t.inline))
+            .filter_map(Worker::close)
+            .collect();
+        let total = tasks.len();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut unfinished = Vec::new();
+        for mut task in tasks {
+            // A task that has finished is seen as such even after the deadline: the timeout
+            // polls it before looking at the clock.
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                unfinished.push(task);
+            }
+        }
+        let finished = total - unfinished.len();
+        let abandoned = unfinished.len();
+        if abandoned > 0 {
+            // The workers count and log what they still hold, then end.
+            self.inner.abandon.send_replace(true);
+            for task in unfinished {
+                let _ = task.await;
+            }
+        }
+        tracing::info!(
+            workers = total, finished, abandoned,
+            took = %klaxon_core::GoDuration::from_std(started.elapsed()),
+            "delivery queues drained"
+        );
+        DrainReport {
+            finished,
+            abandoned,
+        }
     }
 
     /// Stops every worker (aborting handlers in flight); later collects do nothing.

@@ -28,6 +28,10 @@ pub struct HandlerSpec {
     /// A match expression (TICKscript lambda syntax) filtering the events; empty for all.
     #[serde(rename = "match")]
     pub match_: String,
+    /// How failed deliveries are retried, overriding `[alert]`'s policy field by field. Klaxon's
+    /// own; absent from Kapacitor's specs, and left out of the JSON when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::RetrySpec>,
 }
 
 impl HandlerSpec {

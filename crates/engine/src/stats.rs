@@ -1,22 +1,57 @@
-//! Delivery counters per (topic, handler, kind): delivered, failed, dropped.
+//! Delivery counters per (topic, handler, kind): delivered, failed, dropped, filtered, retried;
+//! and the delivery latency per kind.
 //!
-//! Kept in one place so that metrics (a later issue) read them through [`Stats::snapshot`].
+//! Kept in one place so that `/metrics` and `/debug/vars` read them through [`Stats::snapshot`]
+//! and [`Stats::latencies`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::metrics::histogram::Histogram;
+
+use crate::log_limit::LogLimit;
+
+/// The bucket bounds of the delivery latency histogram, in seconds: from a loopback socket
+/// (around a millisecond) to the default handler timeout and past it, for retried events.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 60.0, 120.0,
+];
 
 /// The counters of one (topic, handler) pair.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     delivered: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
     filtered: AtomicU64,
     retried: AtomicU64,
+    /// The kind's latency histogram, shared by every pair of that kind.
+    latency: Histogram,
+    /// The failure-log budget of the pair.
+    pub(crate) log: LogLimit,
 }
 
 impl Counters {
+    fn new(latency: Histogram) -> Self {
+        Counters {
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            filtered: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            latency,
+            log: LogLimit::default(),
+        }
+    }
+
+    /// One delivery that took `latency` from the moment it was queued.
+    pub(crate) fn delivered_after(&self, latency: Duration) {
+        self.delivered();
+        self.latency.observe(latency.as_secs_f64());
+    }
+
     pub(crate) fn delivered(&self) {
         self.delivered.fetch_add(1, Ordering::Relaxed);
     }
@@ -66,16 +101,31 @@ type Key = (String, String, String);
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     by_key: Arc<Mutex<BTreeMap<Key, Arc<Counters>>>>,
+    latency: Arc<Mutex<BTreeMap<String, Histogram>>>,
 }
 
 impl Stats {
     /// The counters of (topic, handler, kind), created at zero.
     pub(crate) fn counters(&self, topic: &str, handler: &str, kind: &str) -> Arc<Counters> {
+        let latency = self
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(kind.to_owned())
+            .or_insert_with(|| Histogram::new(LATENCY_BUCKETS))
+            .clone();
         let mut map = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(
             map.entry((topic.to_owned(), handler.to_owned(), kind.to_owned()))
-                .or_default(),
+                .or_insert_with(|| Arc::new(Counters::new(latency))),
         )
+    }
+
+    /// The delivery latency histogram (seconds from queueing to a successful delivery, retries
+    /// included) of every kind that has had a handler, sorted by kind.
+    pub fn latencies(&self) -> Vec<(String, Histogram)> {
+        let map = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(k, h)| (k.clone(), h.clone())).collect()
     }
 
     /// All counters, sorted by topic, handler and kind.

@@ -87,6 +87,9 @@ pub enum TaskError {
     /// The store failed.
     #[error("{0}")]
     Store(String),
+    /// A limit on definitions was reached.
+    #[error(transparent)]
+    Limit(#[from] crate::LimitError),
 }
 
 /// What changes in a task (PATCH or a redefinition).
@@ -106,9 +109,9 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(50);
 
 struct Slot {
     record: TaskRecord,
-    running: Option<Arc<Mutex<Running>>>,
+    running: Option<Arc<Live>>,
     error: String,
-    point_errors: Arc<AtomicU64>,
+    counters: Arc<TaskCounters>,
 }
 
 /// A compiled task with its inline handlers (by anonymous topic) and effective dbrps.
@@ -118,10 +121,22 @@ struct Compiled {
     dbrps: Vec<Dbrp>,
 }
 
+/// A running task. Its anonymous topics sit outside the lock, so stopping the task never waits
+/// for a write that is feeding it (which may be waiting for queue room).
+struct Live {
+    anonymous: Vec<String>,
+    running: Mutex<Running>,
+}
+
+impl Live {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 struct Running {
     task: Task,
     dbrps: Vec<Dbrp>,
-    anonymous: Vec<String>,
 }
 
 /// The task manager: defines, stores, runs and feeds tasks. Cheap to clone.
@@ -190,7 +205,7 @@ impl TaskManager {
                 record,
                 running: None,
                 error: String::new(),
-                point_errors: Arc::new(AtomicU64::new(0)),
+                counters: Arc::default(),
             };
             if slot.record.status == TaskStatus::Disabled {
                 // The alert service restored every stored topic; a disabled task's anonymous
@@ -231,34 +246,58 @@ impl TaskManager {
             loop {
                 interval.tick().await;
                 let Some(inner) = inner.upgrade() else { break };
-                TaskManager { inner }.tick(Timestamp::now());
+                // Off the async workers: collecting may block under `[alert] queue-full = block`.
+                let ticked = tokio::task::spawn_blocking(move || {
+                    TaskManager { inner }.tick(Timestamp::now());
+                });
+                if ticked.await.is_err() {
+                    tracing::error!("a task's wall-clock tick panicked");
+                }
             }
         });
     }
 
     /// Lets every running task with wall-clock nodes emit what is due at `now`.
     pub fn tick(&self, now: Timestamp) {
-        let running: Vec<(String, Arc<Mutex<Running>>, Arc<AtomicU64>)> = self
-            .read_slots()
-            .values()
-            .filter_map(|s| {
-                s.running
-                    .clone()
-                    .map(|r| (s.record.id.clone(), r, Arc::clone(&s.point_errors)))
-            })
-            .collect();
-        for (id, running, errors) in running {
-            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, running, counters) in self.running() {
+            let mut running = running.lock();
             if !running.task.ticks() {
                 continue;
             }
             let mut ctx = TaskContext {
                 alerts: &self.inner.alerts,
                 task: &id,
-                errors: &errors,
+                counters: &counters,
             };
             running.task.tick(now, &mut ctx);
         }
+    }
+
+    /// The running tasks with their counters, so they can be fed without the slots' lock.
+    fn running(&self) -> Vec<(String, Arc<Live>, Arc<TaskCounters>)> {
+        self.read_slots()
+            .values()
+            .filter_map(|s| {
+                s.running
+                    .clone()
+                    .map(|r| (s.record.id.clone(), r, Arc::clone(&s.counters)))
+            })
+            .collect()
+    }
+
+    /// Every task's counters, sorted by task ID.
+    pub fn stats(&self) -> Vec<TaskStats> {
+        self.read_slots()
+            .values()
+            .map(|s| TaskStats {
+                id: s.record.id.clone(),
+                executing: s.running.is_some(),
+                points: s.counters.points.load(Ordering::Relaxed),
+                errors: s.counters.errors.load(Ordering::Relaxed),
+                alerts: Level::ALL
+                    .map(|l| s.counters.alerts[level_index(l)].load(Ordering::Relaxed)),
+            })
+            .collect()
     }
 
     fn write_slots(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Slot>> {
@@ -272,11 +311,12 @@ impl TaskManager {
     /// Compiles a task and makes its inline handlers, without running it.
     fn compile(&self, record: &TaskRecord) -> Result<Compiled, TaskError> {
         let invalid = |e: DefineError| TaskError::Invalid(e.to_string());
-        let task = Task::compile(
+        let task = Task::compile_with(
             &record.id,
             &record.script,
             &self.inner.registry,
             &self.inner.server,
+            &self.inner.alerts.limits().pipeline,
         )
         .map_err(invalid)?;
         let implicit: Vec<Dbrp> = task
@@ -325,7 +365,7 @@ impl TaskManager {
         })
     }
 
-    fn start(&self, record: &TaskRecord) -> Result<Arc<Mutex<Running>>, TaskError> {
+    fn start(&self, record: &TaskRecord) -> Result<Arc<Live>, TaskError> {
         let Compiled {
             task,
             handlers,
@@ -340,18 +380,21 @@ impl TaskManager {
             anonymous.push(topic);
         }
         tracing::info!(task = %record.id, "task started");
-        Ok(Arc::new(Mutex::new(Running {
-            task,
-            dbrps,
+        Ok(Arc::new(Live {
             anonymous,
-        })))
+            running: Mutex::new(Running { task, dbrps }),
+        }))
     }
 
-    fn stop(&self, running: &Arc<Mutex<Running>>) {
-        let running = running.lock().unwrap_or_else(|e| e.into_inner());
+    fn stop(&self, running: &Live) {
         for topic in &running.anonymous {
             self.inner.alerts.close_topic(topic);
         }
+    }
+
+    /// The limits on definitions, the alert service's.
+    pub fn limits(&self) -> &crate::Limits {
+        self.inner.alerts.limits()
     }
 
     /// Defines a new task (`POST /kapacitor/v1/tasks`).
@@ -372,6 +415,8 @@ impl TaskManager {
                 "task {id:?} already exists; change it with PATCH"
             )));
         }
+        let existing = self.read_slots().len();
+        self.inner.alerts.limits().check_tasks(existing)?;
         let now = Timestamp::now();
         let record = TaskRecord {
             id: id.to_owned(),
@@ -395,7 +440,7 @@ impl TaskManager {
                 record,
                 running,
                 error: String::new(),
-                point_errors: Arc::new(AtomicU64::new(0)),
+                counters: Arc::default(),
             },
         );
         self.get(id)
@@ -505,7 +550,7 @@ impl TaskManager {
             .running
             .clone();
         Ok(running.and_then(|running| {
-            let running = running.lock().unwrap_or_else(|e| e.into_inner());
+            let running = running.lock();
             running.task.http_output(name)
         }))
     }
@@ -513,24 +558,16 @@ impl TaskManager {
     /// Feeds points to every running task whose dbrps match. Returns how many task-points were
     /// processed.
     pub fn write(&self, points: &[Point]) -> u64 {
-        let running: Vec<(String, Arc<Mutex<Running>>, Arc<AtomicU64>)> = self
-            .read_slots()
-            .values()
-            .filter_map(|s| {
-                s.running
-                    .clone()
-                    .map(|r| (s.record.id.clone(), r, Arc::clone(&s.point_errors)))
-            })
-            .collect();
         let mut processed = 0;
-        for (id, running, errors) in running {
-            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
-            let Running { task, dbrps, .. } = &mut *running;
+        for (id, running, counters) in self.running() {
+            let mut running = running.lock();
+            let Running { task, dbrps } = &mut *running;
             let mut ctx = TaskContext {
                 alerts: &self.inner.alerts,
                 task: &id,
-                errors: &errors,
+                counters: &counters,
             };
+            let before = processed;
             for point in points {
                 let wanted = dbrps.is_empty()
                     || dbrps
@@ -541,10 +578,50 @@ impl TaskManager {
                     processed += 1;
                 }
             }
+            counters
+                .points
+                .fetch_add(processed - before, Ordering::Relaxed);
         }
         processed
     }
 }
+
+/// What one task has done since the process started (or since it was defined).
+#[derive(Debug, Default)]
+struct TaskCounters {
+    points: AtomicU64,
+    errors: AtomicU64,
+    /// Alert events emitted, by level (see [`level_index`]).
+    alerts: [AtomicU64; 4],
+}
+
+/// A task's counters, for `/metrics` and `/debug/vars`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStats {
+    /// The task ID.
+    pub id: String,
+    /// Whether it runs.
+    pub executing: bool,
+    /// Points that reached the task (after dbrp routing).
+    pub points: u64,
+    /// Points a node dropped with an error (a missing field...).
+    pub errors: u64,
+    /// Alert events its alert nodes emitted, by level in [`Level::ALL`]'s order (OK, INFO,
+    /// WARNING, CRITICAL).
+    pub alerts: [u64; 4],
+}
+
+fn level_index(level: Level) -> usize {
+    Level::ALL.iter().position(|l| *l == level).unwrap_or(0)
+}
+
+/// Limits for reading back a stored script's node IDs and dbrps: it passed the limits in force
+/// when it was defined, and a narrower limit since must not hide its topics from cleanup.
+const STORED: klaxon_tick::Limits = klaxon_tick::Limits {
+    max_depth: klaxon_tick::Limits::MAX_DEPTH,
+    regex_size_limit: usize::MAX,
+    max_script_size: usize::MAX,
+};
 
 /// The anonymous topic of an alert node: `main:<task>:<node>`.
 pub fn anonymous_topic(task: &str, node: &str) -> String {
@@ -554,7 +631,7 @@ pub fn anonymous_topic(task: &str, node: &str) -> String {
 /// The IDs of a script's alert and deadman nodes (`alert2`...), read without the handler registry so that
 /// a task whose handler kind is gone can still be cleaned up.
 fn alert_node_ids(script: &str) -> Vec<String> {
-    klaxon_tick::compile_script(script)
+    klaxon_tick::compile_script_with(script, &STORED)
         .map(|p| {
             p.nodes
                 .iter()
@@ -568,7 +645,7 @@ fn alert_node_ids(script: &str) -> Vec<String> {
 
 fn info(slot: &Slot) -> TaskInfo {
     let dbrps = if slot.record.dbrps.is_empty() {
-        klaxon_tick::compile_script(&slot.record.script)
+        klaxon_tick::compile_script_with(&slot.record.script, &STORED)
             .map(|p| {
                 p.dbrps
                     .into_iter()
@@ -584,7 +661,7 @@ fn info(slot: &Slot) -> TaskInfo {
         record: slot.record.clone(),
         executing: slot.running.is_some(),
         error: slot.error.clone(),
-        point_errors: slot.point_errors.load(Ordering::Relaxed),
+        point_errors: slot.counters.errors.load(Ordering::Relaxed),
         edges: Vec::new(),
     }
 }
@@ -592,7 +669,7 @@ fn info(slot: &Slot) -> TaskInfo {
 struct TaskContext<'a> {
     alerts: &'a AlertService,
     task: &'a str,
-    errors: &'a AtomicU64,
+    counters: &'a TaskCounters,
 }
 
 impl Context for TaskContext<'_> {
@@ -604,6 +681,7 @@ impl Context for TaskContext<'_> {
             anonymous,
             topic,
         } = emission;
+        self.counters.alerts[level_index(event.state.level)].fetch_add(1, Ordering::Relaxed);
         if anonymous {
             let mut inline = event.clone();
             inline.topic = anonymous_topic(self.task, &node);
@@ -629,7 +707,7 @@ impl Context for TaskContext<'_> {
     }
 
     fn point_error(&mut self, node: &str, message: String) {
-        let n = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = self.counters.errors.fetch_add(1, Ordering::Relaxed) + 1;
         // Logged for the first errors and then every thousandth, so a broken task cannot flood
         // the log; the count is exact.
         if n <= 10 || n.is_multiple_of(1000) {

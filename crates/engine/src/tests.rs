@@ -77,7 +77,7 @@ fn spec(topic: &str, id: &str, kind: &str, options: serde_json::Value) -> Handle
         topic: topic.into(),
         kind: kind.into(),
         options,
-        match_: String::new(),
+        ..HandlerSpec::default()
     }
 }
 
@@ -411,14 +411,21 @@ impl Handler for Flaky {
     }
 }
 
+fn retry_policy(attempts: u32, initial_delay: Duration) -> crate::RetryPolicy {
+    crate::RetryPolicy {
+        attempts,
+        initial_delay,
+        ..crate::RetryPolicy::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retryable_failures_are_retried_up_to_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let alerts = open(
         dir.path(),
         EngineConfig {
-            handler_retries: 2,
-            retry_backoff: Duration::from_millis(5),
+            retry: retry_policy(3, Duration::from_millis(5)),
             ..EngineConfig::default()
         },
     );
@@ -465,4 +472,112 @@ async fn retryable_failures_are_retried_up_to_the_limit() {
         assert!(start.elapsed() < DEADLINE, "{seen:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Takes `gate` permits: each delivery waits for one, so a test decides when deliveries finish.
+#[derive(Debug)]
+struct Gated {
+    gate: Arc<tokio::sync::Semaphore>,
+    inner: Recorder,
+}
+
+#[klaxon_core::async_trait]
+impl Handler for Gated {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        self.gate.acquire().await.expect("gate open").forget();
+        self.inner.handle(event).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_delivers_what_is_queued_and_counts_what_the_deadline_cuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    let (quick, mut delivered) = recorder();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (tx, _slow_rx) = mpsc::unbounded_channel();
+    let slow = Arc::new(Gated {
+        gate: Arc::clone(&gate),
+        inner: Recorder(tx),
+    });
+    alerts
+        .register_anonymous(
+            "t",
+            vec![
+                InlineHandler::new("quick", "recorder", quick),
+                InlineHandler::new("stuck", "gated", slow),
+            ],
+        )
+        .unwrap();
+    for id in ["a", "b", "c"] {
+        alerts.collect(event("t", id, Level::Critical));
+    }
+    // "stuck" may finish one event; its other two are cut by the deadline.
+    gate.add_permits(1);
+    let report = alerts.drain(Duration::from_millis(300)).await;
+    assert_eq!(
+        report,
+        DrainReport {
+            finished: 1,
+            abandoned: 1
+        }
+    );
+    for id in ["a", "b", "c"] {
+        assert_eq!(next(&mut delivered).await.state.id, id);
+    }
+    let stuck = alerts.stats().get("t", "stuck").unwrap();
+    assert_eq!((stuck.delivered, stuck.dropped), (1, 2));
+    // Nothing is accepted after a drain.
+    assert_eq!(
+        alerts.collect(event("t", "late", Level::Critical)),
+        Collected::default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_mode_waits_for_room_instead_of_dropping() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(
+        dir.path(),
+        EngineConfig {
+            topic_buffer_length: 1,
+            queue_full: QueueFull::Block,
+            ..EngineConfig::default()
+        },
+    );
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (tx, mut delivered) = mpsc::unbounded_channel();
+    let gated = Arc::new(Gated {
+        gate: Arc::clone(&gate),
+        inner: Recorder(tx),
+    });
+    alerts
+        .register_anonymous("t", vec![InlineHandler::new("gated", "gated", gated)])
+        .unwrap();
+    // "a" is taken into delivery (where it waits at the gate), "b" fills the queue.
+    alerts.collect_async(event("t", "a", Level::Critical)).await;
+    let start = Instant::now();
+    while alerts.queue_depths()[0].depth > 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the worker never took the first event"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    alerts.collect_async(event("t", "b", Level::Critical)).await;
+    assert!(!alerts.has_room());
+    assert!(!alerts.wait_for_room(Duration::from_millis(50)).await);
+
+    // A blocking collect ("c") waits on its thread until the gate lets "a" through.
+    let blocked = {
+        let alerts = alerts.clone();
+        tokio::task::spawn_blocking(move || alerts.collect(event("t", "c", Level::Critical)))
+    };
+    gate.add_permits(3);
+    assert_eq!(blocked.await.unwrap().dropped, 0);
+    for id in ["a", "b", "c"] {
+        assert_eq!(next(&mut delivered).await.state.id, id);
+    }
+    assert!(alerts.wait_for_room(DEADLINE).await);
+    assert_eq!(alerts.stats().get("t", "gated").unwrap().dropped, 0);
 }

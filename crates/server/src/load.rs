@@ -5,10 +5,11 @@
 //! the enabled task named by the file stem, or replaces that task's script. So loading is
 //! idempotent. A file that cannot be used is reported with its name and does not stop the others.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use klaxon_engine::tasks::{TaskChange, TaskManager, TaskStatus};
-use klaxon_engine::{AlertService, HandlerSpec};
+use klaxon_engine::{AlertService, HandlerSpec, LimitError, Limits};
 
 /// A file of the load directory that was not loaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,13 +71,45 @@ fn files_with_extension(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>,
     Ok(files)
 }
 
-fn load_file(path: &Path, alerts: &AlertService) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    // YAML reads JSON too.
-    let spec: HandlerSpec = yaml_serde::from_str(&text).map_err(|e| match e.location() {
+/// Reads a UTF-8 file of at most `max` bytes without reading more than that; a larger one is
+/// refused with the error `too_large` makes from its size.
+fn read_bounded(
+    path: &Path,
+    max: usize,
+    too_large: impl Fn(usize) -> LimitError,
+) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > max {
+        let size = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| usize::try_from(m.len()).ok())
+            .unwrap_or(bytes.len());
+        return Err(too_large(size).to_string());
+    }
+    String::from_utf8(bytes).map_err(|e| format!("the file is not UTF-8: {e}"))
+}
+
+/// Decodes a handler file, YAML or JSON (YAML reads JSON too); errors have line and column.
+pub(crate) fn parse_spec(text: &str) -> Result<HandlerSpec, String> {
+    yaml_serde::from_str(text).map_err(|e| match e.location() {
         Some(at) => format!("line {}, column {}: {e}", at.line(), at.column()),
         None => e.to_string(),
+    })
+}
+
+fn load_file(path: &Path, alerts: &AlertService) -> Result<(), String> {
+    let max = alerts.limits().max_handler_spec_size;
+    let text = read_bounded(path, max, |size| LimitError {
+        what: format!("the handler file is {size} bytes"),
+        setting: Limits::SPEC_SIZE_SETTING,
+        max,
     })?;
+    // YAML reads JSON too.
+    let spec = parse_spec(&text)?;
     let result = if alerts.get(&spec.topic, &spec.id).is_some() {
         let (topic, id) = (spec.topic.clone(), spec.id.clone());
         alerts.replace(&topic, &id, spec)
@@ -111,7 +144,12 @@ fn load_task_file(path: &Path, tasks: &TaskManager) -> Result<(), String> {
         .file_stem()
         .and_then(|s| s.to_str())
         .ok_or("the file name is not UTF-8; rename it to the task ID")?;
-    let script = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let max = tasks.limits().pipeline.tick.max_script_size;
+    let script = read_bounded(path, max, |size| LimitError {
+        what: format!("the TICKscript file is {size} bytes"),
+        setting: klaxon_tick::Limits::SCRIPT_SETTING,
+        max,
+    })?;
     let result = if tasks.get(id).is_some() {
         // The file is the whole definition: dbrps come from its `dbrp` statements, not from
         // an earlier PATCH.
@@ -125,4 +163,33 @@ fn load_task_file(path: &Path, tasks: &TaskManager) -> Result<(), String> {
         tasks.define(id, &script, Vec::new(), TaskStatus::Enabled)
     };
     result.map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handler_spec_corpus_gets_an_answer_from_both_decoders() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/handler_spec");
+        let results = klaxon_core::testing::replay_corpus(&dir, |bytes| {
+            // The HTTP API decodes JSON; handler files go through YAML.
+            let json = serde_json::from_slice::<HandlerSpec>(bytes).map_err(|e| e.to_string());
+            let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+            let spec = parse_spec(text)?;
+            spec.check_names().map_err(|e| e.to_string())?;
+            Ok(format!("{} (json: {})", spec.id, json.is_ok()))
+        });
+        let result = |name: &str| {
+            results
+                .iter()
+                .find(|(p, _)| p.ends_with(name))
+                .map(|(_, r)| r.clone())
+                .unwrap()
+        };
+        assert_eq!(result("valid.yaml"), Ok("tcp-cpu (json: false)".to_owned()));
+        assert_eq!(result("valid.json"), Ok("h (json: true)".to_owned()));
+        assert!(result("yaml_anchors_bomb.yaml").is_err());
+        assert!(result("deep_json.json").is_err());
+    }
 }

@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use klaxon_core::{Registry, RegistryError, ServiceError};
 use klaxon_engine::tasks::TaskManager;
-use klaxon_engine::{
-    AlertService, EngineConfig, EngineError, INTERNAL_KINDS, Services, Store, StoreError,
-};
+use klaxon_engine::{AlertService, EngineError, INTERNAL_KINDS, Services, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::http::debug_vars::ServerFacts;
+use crate::http::write_gate::WriteGate;
 use crate::http::{self, AppState};
 
 /// A server ready to start: a configuration and the handler kinds it was built with.
@@ -103,17 +103,7 @@ impl Server {
         }
         services.open_all().await?;
         let alert = &self.config.server.alert;
-        let alerts = AlertService::open(
-            Arc::clone(&services),
-            store,
-            EngineConfig {
-                topic_buffer_length: alert.topic_buffer_length,
-                persist_topics: alert.persist_topics,
-                handler_timeout: alert.handler_timeout.to_std(),
-                handler_retries: alert.handler_retries,
-                retry_backoff: alert.retry_backoff.to_std(),
-            },
-        )?;
+        let alerts = AlertService::open(Arc::clone(&services), store, self.config.server.engine())?;
         let load_dir = &self.config.server.load.dir;
         if !load_dir.is_empty() {
             let (loaded, errors) = crate::load::load_handlers(Path::new(load_dir), &alerts);
@@ -149,16 +139,31 @@ impl Server {
             address: address.clone(),
             source,
         })?;
+        let http_config = &self.config.server.http;
+        let engine = alert.engine();
+        let gate = Arc::new(WriteGate::new(
+            engine.queue_full,
+            alert.queue_full_wait.to_std(),
+        ));
+        let facts = ServerFacts {
+            started: klaxon_core::Timestamp::now(),
+            host: server_info().hostname,
+            cmdline: std::env::args().collect(),
+            bind_address: local_addr.to_string(),
+            auth_enabled: http_config.auth_enabled,
+        };
         let app = http::router(AppState {
             services: Arc::clone(&services),
             alerts: alerts.clone(),
             tasks,
-            max_body_size: self.config.server.http.max_body_size,
+            max_body_size: http_config.max_body_size,
             test_events: alert.test_events,
             registry: self.registry.clone(),
             config_override,
+            gate: Arc::clone(&gate),
+            ingress: Arc::default(),
+            facts: Arc::new(facts),
         });
-        let http_config = &self.config.server.http;
         let app = http::auth::protect(app, http_config).map_err(StartError::Auth)?;
         if !http_config.auth_enabled && !local_addr.ip().is_loopback() {
             tracing::warn!(
@@ -190,6 +195,8 @@ impl Server {
             task,
             services,
             alerts,
+            gate,
+            shutdown_timeout: alert.shutdown_timeout.to_std(),
         })
     }
 }
@@ -202,6 +209,8 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     services: Arc<Services>,
     alerts: AlertService,
+    gate: Arc<WriteGate>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl RunningServer {
@@ -221,8 +230,28 @@ impl RunningServer {
         self.shutdown().await;
     }
 
-    /// Stops accepting requests, finishes those in flight, and closes the services.
+    /// Graceful shutdown within `[alert] shutdown-timeout`: writes are refused with 503 at
+    /// once (the API keeps answering meanwhile), the writes in flight finish, the delivery
+    /// queues drain, then the listener and the services close. Alert state is already on disk
+    /// (every change is committed as it happens); what could not be delivered in time is
+    /// counted as dropped and logged with its event IDs.
     pub async fn shutdown(mut self) {
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        tracing::info!(
+            timeout = %klaxon_core::GoDuration::from_std(self.shutdown_timeout),
+            "refusing writes; draining the delivery queues"
+        );
+        if !self.gate.close(self.shutdown_timeout).await {
+            tracing::warn!("writes still in flight at the shutdown deadline");
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let report = self.alerts.drain(left).await;
+        if report.abandoned > 0 {
+            tracing::warn!(
+                queues = report.abandoned,
+                "shutdown-timeout passed with events undelivered; each is logged above with its ID"
+            );
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

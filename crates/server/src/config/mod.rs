@@ -5,6 +5,7 @@
 //! from the registry and decoded by the handler's own `Config` type, so this module names no kind.
 
 mod env;
+mod limits;
 mod render;
 mod sections;
 
@@ -15,6 +16,7 @@ use klaxon_core::decode::{Noun, decode_into};
 use klaxon_core::{Invalid, Registry};
 use serde_json::Value;
 
+pub use limits::LimitsConfig;
 pub use render::render;
 pub use sections::{
     AlertConfig, ConfigOverrideConfig, HttpConfig, LoadConfig, LogFormat, LoggingConfig,

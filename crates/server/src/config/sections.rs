@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::decode_section;
+use super::limits::LimitsConfig;
 
 /// Klaxon's server settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -27,6 +28,8 @@ pub struct ServerSections {
     pub config_override: ConfigOverrideConfig,
     /// The server as a whole: which handler kinds it offers.
     pub server: ServerConfig,
+    /// Bounds on what clients may send and define.
+    pub limits: LimitsConfig,
 }
 
 impl Default for ServerSections {
@@ -39,6 +42,7 @@ impl Default for ServerSections {
             load: LoadConfig::default(),
             config_override: ConfigOverrideConfig::default(),
             server: ServerConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -51,6 +55,7 @@ impl ServerSections {
         "alert",
         "config-override",
         "http",
+        "limits",
         "load",
         "logging",
         "server",
@@ -61,6 +66,7 @@ impl ServerSections {
         "config-override",
         "data-dir",
         "http",
+        "limits",
         "load",
         "logging",
         "server",
@@ -89,12 +95,22 @@ impl ServerSections {
             load: decode_section("load", map.get("load"))?,
             config_override: decode_section("config-override", map.get("config-override"))?,
             server: decode_section("server", map.get("server"))?,
+            limits: decode_section("limits", map.get("limits"))?,
         })
+    }
+
+    /// The engine's configuration: `[alert]` and `[limits]`.
+    pub fn engine(&self) -> klaxon_engine::EngineConfig {
+        klaxon_engine::EngineConfig {
+            limits: self.limits.engine(),
+            ..self.alert.engine()
+        }
     }
 
     pub(super) fn validate(&self) -> Result<(), Invalid> {
         self.http.validate()?;
         self.logging.validate()?;
+        self.limits.validate()?;
         self.alert.validate()
     }
 }
@@ -304,9 +320,16 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AlertConfig {
-    /// How many events may wait for each handler of a topic. When a handler's queue is full,
-    /// further events for it are dropped, counted and logged. At least 1.
+    /// How many events may wait for each handler of a topic. At least 1.
     pub topic_buffer_length: usize,
+    /// What happens when a handler's queue is full. "drop" (Kapacitor's behaviour): the event is
+    /// dropped for that handler, counted and logged. "block": ingest waits for room, and a
+    /// write that cannot get room within queue-full-wait is refused whole with 503 and
+    /// Retry-After, so nothing is lost and the sender retries.
+    pub queue_full: QueueFullPolicy,
+    /// With queue-full = "block": how long a write waits for room in every queue before it is
+    /// refused with 503.
+    pub queue_full_wait: GoDuration,
     /// Whether non-OK alert states are stored in klaxon.db and restored at startup.
     pub persist_topics: bool,
     /// Testing aid: accept `POST /kapacitor/v1/alerts/topics/<topic>/events` with a raw event,
@@ -315,37 +338,92 @@ pub struct AlertConfig {
     /// The longest one handler call may take, as a duration such as "1m". Handlers have their
     /// own, usually shorter, timeouts (such as the exec timeout); this bounds every kind.
     pub handler_timeout: GoDuration,
-    /// How many times a delivery that failed with a retryable error (connection refused, a
-    /// timeout, HTTP 5xx) is tried again. 0, the default, never retries, as Kapacitor.
-    pub handler_retries: u32,
-    /// The wait before the first retry, as a duration such as "1s"; it doubles for each further
-    /// retry, up to one minute.
-    pub retry_backoff: GoDuration,
+    /// Delivery attempts per event, the first included, for failures that may pass
+    /// (connection refused or reset, a timeout, HTTP 5xx or 429). 1 never retries, as Kapacitor.
+    /// A handler spec's `retry` object overrides these retry settings for that handler.
+    pub retry_attempts: u32,
+    /// The wait before the second attempt; it doubles for each further one. Each wait is drawn
+    /// between half its nominal value and the whole of it (jitter).
+    pub retry_initial_delay: GoDuration,
+    /// The cap on each nominal wait between attempts.
+    pub retry_max_delay: GoDuration,
+    /// No retry starts later than this after an event's first attempt began.
+    pub retry_max_elapsed: GoDuration,
+    /// On SIGTERM or SIGINT, how long queued deliveries may take before the server exits
+    /// anyway; what is left is counted as dropped and logged with its event IDs. Writes are
+    /// refused with 503 from the moment the signal arrives.
+    pub shutdown_timeout: GoDuration,
+}
+
+/// `[alert] queue-full`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueFullPolicy {
+    /// Drop the event for the full handler (counted, logged).
+    Drop,
+    /// Make ingest wait, refusing writes with 503 when it would wait too long.
+    Block,
 }
 
 impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
             topic_buffer_length: 5000,
+            queue_full: QueueFullPolicy::Drop,
+            queue_full_wait: GoDuration::from_secs(5),
             persist_topics: true,
             test_events: false,
             handler_timeout: GoDuration::from_secs(60),
-            handler_retries: 0,
-            retry_backoff: GoDuration::from_secs(1),
+            retry_attempts: 5,
+            retry_initial_delay: GoDuration::from_secs(1),
+            retry_max_delay: GoDuration::from_secs(30),
+            retry_max_elapsed: GoDuration::from_secs(120),
+            shutdown_timeout: GoDuration::from_secs(10),
         }
     }
 }
 
 impl AlertConfig {
+    /// The engine's settings from this section.
+    pub fn engine(&self) -> klaxon_engine::EngineConfig {
+        klaxon_engine::EngineConfig {
+            topic_buffer_length: self.topic_buffer_length,
+            queue_full: match self.queue_full {
+                QueueFullPolicy::Drop => klaxon_engine::QueueFull::Drop,
+                QueueFullPolicy::Block => klaxon_engine::QueueFull::Block,
+            },
+            persist_topics: self.persist_topics,
+            handler_timeout: self.handler_timeout.to_std(),
+            retry: klaxon_engine::RetryPolicy {
+                attempts: self.retry_attempts,
+                initial_delay: self.retry_initial_delay.to_std(),
+                max_delay: self.retry_max_delay.to_std(),
+                max_elapsed: self.retry_max_elapsed.to_std(),
+                all_errors: false,
+            },
+            // [limits], not [alert], sets these: see ServerSections::engine.
+            limits: klaxon_engine::Limits::default(),
+        }
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         if self.topic_buffer_length == 0 {
             return Err(Invalid::new(
                 "[alert] topic-buffer-length must be at least 1, got 0",
             ));
         }
+        if self.retry_attempts == 0 {
+            return Err(Invalid::new(
+                "[alert] retry-attempts must be at least 1 (1 means no retries), got 0",
+            ));
+        }
         for (key, value) in [
             ("handler-timeout", self.handler_timeout),
-            ("retry-backoff", self.retry_backoff),
+            ("queue-full-wait", self.queue_full_wait),
+            ("retry-initial-delay", self.retry_initial_delay),
+            ("retry-max-delay", self.retry_max_delay),
+            ("retry-max-elapsed", self.retry_max_elapsed),
+            ("shutdown-timeout", self.shutdown_timeout),
         ] {
             if value <= GoDuration::ZERO {
                 return Err(Invalid::new(format!(

@@ -32,7 +32,7 @@ fn unknown_section_is_named_with_the_known_ones() {
     let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, fixture, http, load, logging, server (top-level keys: data-dir)"
+        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, fixture, http, limits, load, logging, server (top-level keys: data-dir)"
     );
 }
 
@@ -169,4 +169,32 @@ fn every_rendered_key_has_a_comment() {
             );
         }
     }
+}
+
+#[test]
+fn the_config_corpus_gets_an_answer_for_every_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/config");
+    let results = klaxon_core::testing::replay_corpus(&dir, |bytes| {
+        // Through a file, as --config reads it.
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("klaxon.toml");
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        Config::load(Some(&path), Vec::new(), &registry())
+            .map(|c| format!("max-tasks {}", c.server.limits.max_tasks))
+            .map_err(|e| e.to_string())
+    });
+    let result = |name: &str| {
+        results
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, r)| r.clone())
+            .unwrap()
+    };
+    assert_eq!(result("defaults.toml"), Ok("max-tasks 10".to_owned()));
+    assert!(
+        result("zero_limits.toml")
+            .unwrap_err()
+            .contains("[limits] max-line-length must be at least 1")
+    );
+    assert!(result("bad_hash.toml").is_err());
 }

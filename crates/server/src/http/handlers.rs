@@ -33,13 +33,18 @@ pub(super) fn sorted(value: &Value) -> Value {
 }
 
 fn handler_json(base: &str, spec: &HandlerSpec) -> Value {
-    json!({
+    let mut body = json!({
         "link": link("self", &format!("{base}/alerts/topics/{}/handlers/{}", spec.topic, spec.id)),
         "id": spec.id,
         "kind": spec.kind,
         "options": sorted(&spec.options),
         "match": spec.match_,
-    })
+    });
+    // Klaxon's own field: shown only when set, so Kapacitor's shape is unchanged otherwise.
+    if let Some(retry) = &spec.retry {
+        body["retry"] = json!(retry);
+    }
+    body
 }
 
 /// Maps an engine error to Kapacitor's status and message for a create or update.
@@ -47,8 +52,18 @@ fn spec_error(action: &str, err: EngineError) -> ApiError {
     match err {
         EngineError::InvalidSpec(m) => ApiError::bad_request(format!("invalid handler spec: {m}")),
         EngineError::UnknownHandler(_) => ApiError::not_found(err.to_string()),
+        EngineError::Limit(_) => ApiError::bad_request(err.to_string()),
         other => ApiError::internal(format!("failed to {action} handler: {other}")),
     }
+}
+
+/// Refuses a handler request body over `[limits] max-handler-spec-size` before it is decoded.
+fn check_body_size(state: &AppState, body: &Bytes) -> Result<(), ApiError> {
+    state
+        .alerts
+        .limits()
+        .check_spec_size(body.len())
+        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
 }
 
 /// `GET /alerts/topics/{topic}/handlers?pattern=`: 200 with `[]` for an unknown topic.
@@ -92,6 +107,7 @@ pub async fn create(
     Path(topic): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    check_body_size(&state, &body)?;
     let mut spec: HandlerSpec = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid handler json: {e}")))?;
     spec.topic = topic;
@@ -109,6 +125,7 @@ pub async fn replace(
     Path((topic, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    check_body_size(&state, &body)?;
     let mut spec: HandlerSpec = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("failed to unmarshal JSON: {e}")))?;
     spec.topic = topic.clone();
@@ -130,23 +147,29 @@ pub async fn patch(
     Path((topic, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    check_body_size(&state, &body)?;
     let current = state
         .alerts
         .get(&topic, &id)
         .ok_or_else(|| ApiError::not_found(format!("unknown handler: {id:?}")))?;
-    let patch: json_patch::Patch = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid patch json: {e}")))?;
-    let mut doc = serde_json::to_value(&current)
-        .map_err(|e| ApiError::internal(format!("failed to update handler: {e}")))?;
-    json_patch::patch(&mut doc, &patch)
-        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
-    let spec: HandlerSpec = serde_json::from_value(doc)
-        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    let spec = apply_patch(&current, &body)?;
     let spec = state
         .alerts
         .replace(&topic, &id, spec)
         .map_err(|e| spec_error("update", e))?;
     Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
+}
+
+/// Applies an RFC 6902 JSON Patch `body` to `current`, as a PATCH does.
+fn apply_patch(current: &HandlerSpec, body: &[u8]) -> Result<HandlerSpec, ApiError> {
+    let patch: json_patch::Patch = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid patch json: {e}")))?;
+    let mut doc = serde_json::to_value(current)
+        .map_err(|e| ApiError::internal(format!("failed to update handler: {e}")))?;
+    json_patch::patch(&mut doc, &patch)
+        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    serde_json::from_value(doc)
+        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))
 }
 
 /// `DELETE /alerts/topics/{topic}/handlers/{id}`: 204, also for an unknown handler.
@@ -159,4 +182,47 @@ pub async fn delete(
         .delete(&topic, &id)
         .map_err(|e| ApiError::internal(format!("failed to delete handler: {e}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_patch_corpus_gets_an_answer_for_every_body() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/json_patch");
+        let results = klaxon_core::testing::replay_corpus(&dir, |bytes| {
+            let current = HandlerSpec {
+                id: "h".into(),
+                topic: "cpu".into(),
+                kind: "tcp".into(),
+                options: json!({"address": "127.0.0.1:1", "list": [1, 2]}),
+                ..HandlerSpec::default()
+            };
+            apply_patch(&current, bytes)
+                .map(|spec| serde_json::to_string(&spec).unwrap_or_default())
+                .map_err(|e| e.to_string())
+        });
+        let valid = results
+            .iter()
+            .find(|(p, _)| p.ends_with("valid.json"))
+            .unwrap();
+        assert!(
+            valid.1.as_ref().unwrap().contains("127.0.0.1:2"),
+            "{:?}",
+            valid.1
+        );
+        let bad = results
+            .iter()
+            .find(|(p, _)| p.ends_with("unknown_op.json"))
+            .unwrap();
+        assert!(
+            bad.1
+                .as_ref()
+                .unwrap_err()
+                .starts_with("400 invalid patch json"),
+            "{:?}",
+            bad.1
+        );
+    }
 }

@@ -2,14 +2,18 @@
 
 pub mod auth;
 pub mod config_api;
+pub mod debug_vars;
 mod error;
 mod handlers;
+pub mod ingress;
+mod metrics;
 mod ping;
 pub mod respond;
 mod service_tests;
 mod tasks;
 mod topics;
-mod write;
+pub mod write;
+pub mod write_gate;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,12 +49,19 @@ pub struct AppState {
     pub registry: klaxon_core::Registry,
     /// Whether the config override API is on (`[config-override] enabled`).
     pub config_override: bool,
+    /// Admission of writes (shutdown, `[alert] queue-full = "block"`).
+    pub gate: Arc<write_gate::WriteGate>,
+    /// Points received and rejected per database.
+    pub ingress: Arc<ingress::Ingress>,
+    /// What `/debug/vars` reports about the process.
+    pub facts: Arc<debug_vars::ServerFacts>,
 }
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/ping", get(ping::ping).head(ping::ping))
+        .route("/debug/vars", get(debug_vars::debug_vars))
         .route("/write", post(write::write))
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route(
@@ -103,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/kapacitor/v1", api)
         // InfluxDB subscriptions and Telegraf write to /write, as to InfluxDB itself.
         .route("/write", post(write::write))
+        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(version_headers))

@@ -52,7 +52,9 @@ fn decode(body: &Bytes) -> Result<TaskBody, ApiError> {
 
 fn task_error(err: TaskError) -> ApiError {
     match err {
-        TaskError::Invalid(_) | TaskError::BadRequest(_) => ApiError::bad_request(err.to_string()),
+        TaskError::Invalid(_) | TaskError::BadRequest(_) | TaskError::Limit(_) => {
+            ApiError::bad_request(err.to_string())
+        }
         TaskError::NotFound(_) => ApiError::not_found(err.to_string()),
         TaskError::Store(_) => ApiError::internal(err.to_string()),
     }
@@ -236,4 +238,24 @@ pub async fn http_out(
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_task_body_corpus_gets_an_answer_for_every_body() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/task_body");
+        let results = klaxon_core::testing::replay_corpus(&dir, |bytes| {
+            let body = decode(&Bytes::copy_from_slice(bytes)).map_err(|e| e.to_string())?;
+            check_body(&body).map_err(|e| e.to_string())?;
+            Ok(body.id.unwrap_or_default())
+        });
+        let valid = results
+            .iter()
+            .find(|(p, _)| p.ends_with("valid.json"))
+            .unwrap();
+        assert_eq!(valid.1, Ok("t".to_owned()));
+    }
 }

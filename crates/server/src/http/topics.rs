@@ -265,7 +265,7 @@ pub async fn post_event(
         },
         previous_level: Level::Ok,
     };
-    let collected = state.alerts.collect(event);
+    let collected = state.alerts.collect_async(event).await;
     Ok(pretty(
         StatusCode::OK,
         &json!({"previous-level": collected.previous_level, "dropped": collected.dropped}),

@@ -7,12 +7,12 @@
 
 use std::io::Read;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use klaxon_core::Timestamp;
-use klaxon_pipeline::Point;
 use klaxon_pipeline::ingest::{self, Precision};
+use klaxon_pipeline::{Limits, Point};
 use serde::Deserialize;
 
 /// The query parameters of a write. `consistency` is what InfluxDB 1.x subscriptions add; it is
@@ -29,10 +29,12 @@ pub struct WriteQuery {
 /// A write that cannot be accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteError {
-    /// 400 for bad input, 413 for a body over the limit.
+    /// 400 for bad input, 413 for a body over the limit, 503 when the server cannot take it now.
     pub status: StatusCode,
     /// The plain-text message.
     pub message: String,
+    /// Seconds to wait before retrying, sent as `Retry-After` (with 503).
+    pub retry_after: Option<u64>,
 }
 
 impl WriteError {
@@ -40,12 +42,14 @@ impl WriteError {
         WriteError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
+            retry_after: None,
         }
     }
 
     fn too_large(limit: usize) -> Self {
         WriteError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
+            retry_after: None,
             message: format!(
                 "request body is larger than [http] max-body-size ({limit} bytes); send smaller batches or raise the limit"
             ),
@@ -60,6 +64,11 @@ impl IntoResponse for WriteError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -69,27 +78,86 @@ pub async fn write(
     axum::extract::State(state): axum::extract::State<super::AppState>,
     axum::extract::Query(query): axum::extract::Query<WriteQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<StatusCode, WriteError> {
-    let points = parse_request(&query, &headers, &body, state.max_body_size)?;
+    let (db, rp) = (query.database(), query.retention_policy());
+    let body = match read_body(body, state.max_body_size).await {
+        Ok(body) => body,
+        Err(e) => {
+            state.ingress.rejected(db, rp, 0);
+            return Err(e);
+        }
+    };
+    let refused = |e: WriteError| {
+        state
+            .ingress
+            .rejected(db, rp, super::ingress::count_lines(&body));
+        e
+    };
+    let admitted = state.gate.admit(&state.alerts).await.map_err(refused)?;
+    let limits = state.alerts.limits().pipeline;
+    let points =
+        parse_request(&query, &headers, &body, state.max_body_size, &limits).map_err(refused)?;
+    state.ingress.received(db, rp, points.len());
     let tasks = state.tasks.clone();
-    // Pipelines are CPU work: keep them off the async workers that serve the API.
-    tokio::task::spawn_blocking(move || tasks.write(&points))
-        .await
-        .map_err(|e| WriteError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("processing the points failed: {e}"),
-        })?;
+    // Pipelines are CPU work (and may wait for queue room): keep them off the async workers
+    // that serve the API. The admission is held until the points are through, so shutdown
+    // waits for them.
+    tokio::task::spawn_blocking(move || {
+        let _admitted = admitted;
+        tasks.write(&points)
+    })
+    .await
+    .map_err(|e| WriteError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("processing the points failed: {e}"),
+        retry_after: None,
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+impl WriteQuery {
+    fn database(&self) -> &str {
+        self.db.as_deref().unwrap_or("")
+    }
+
+    /// The retention policy, `autogen` when absent, as InfluxDB 1.x defaults it.
+    fn retention_policy(&self) -> &str {
+        self.rp
+            .as_deref()
+            .filter(|rp| !rp.is_empty())
+            .unwrap_or("autogen")
+    }
+}
+
+/// Reads a request body of at most `max` bytes. It stops at the first chunk past the limit, so
+/// a client streaming gigabytes (chunked, without a Content-Length) costs at most `max` bytes.
+pub async fn read_body(mut body: Body, max: usize) -> Result<Bytes, WriteError> {
+    let mut out: Vec<u8> = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| WriteError::bad(format!("cannot read the body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > max {
+            return Err(WriteError::too_large(max));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(out))
+}
+
 /// Decodes and parses a write request into points. `max_body` bounds the body after gzip
-/// decoding too, so a small compressed body cannot expand without limit.
+/// decoding too, so a small compressed body cannot expand without limit; `limits` bound its
+/// lines and points.
 pub fn parse_request(
     query: &WriteQuery,
     headers: &HeaderMap,
     body: &Bytes,
     max_body: usize,
+    limits: &Limits,
 ) -> Result<Vec<Point>, WriteError> {
     if body.len() > max_body {
         return Err(WriteError::too_large(max_body));
@@ -128,18 +196,14 @@ pub fn parse_request(
         .unwrap_or("")
         .parse()
         .map_err(|e: ingest::InvalidPrecision| WriteError::bad(e.to_string()))?;
-    let db = query.db.as_deref().unwrap_or("");
+    let db = query.database();
     if db.is_empty() {
         return Err(WriteError::bad(
             "database is required; add ?db=<database> to the URL",
         ));
     }
-    let rp = query
-        .rp
-        .as_deref()
-        .filter(|rp| !rp.is_empty())
-        .unwrap_or("autogen");
-    ingest::parse(text, db, rp, precision, Timestamp::now())
+    let rp = query.retention_policy();
+    ingest::parse_with(text, db, rp, precision, Timestamp::now(), limits)
         .map_err(|e| WriteError::bad(e.to_string()))
 }
 
@@ -148,6 +212,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::config::HttpConfig;
 
     fn query(db: &str, rp: Option<&str>, precision: Option<&str>) -> WriteQuery {
         WriteQuery {
@@ -166,6 +231,7 @@ mod tests {
             &HeaderMap::new(),
             &body,
             1 << 20,
+            &Limits::default(),
         )
         .unwrap();
         assert_eq!(points[0].database, "telegraf");
@@ -175,6 +241,7 @@ mod tests {
             &HeaderMap::new(),
             &body,
             1 << 20,
+            &Limits::default(),
         )
         .unwrap();
         assert_eq!(points[0].retention_policy, "autogen");
@@ -188,9 +255,15 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
         assert_eq!(
-            parse_request(&query("db", None, None), &headers, &body, 1 << 20)
-                .unwrap()
-                .len(),
+            parse_request(
+                &query("db", None, None),
+                &headers,
+                &body,
+                1 << 20,
+                &Limits::default()
+            )
+            .unwrap()
+            .len(),
             1
         );
         let err = parse_request(
@@ -198,6 +271,7 @@ mod tests {
             &headers,
             &Bytes::from_static(b"plain"),
             1 << 20,
+            &Limits::default(),
         )
         .unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
@@ -206,15 +280,101 @@ mod tests {
             "{}",
             err.message
         );
-        let err = parse_request(&query("db", None, None), &headers, &body, 5).unwrap_err();
+        let err = parse_request(
+            &query("db", None, None),
+            &headers,
+            &body,
+            5,
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn the_write_corpus_gets_an_answer_for_every_body() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/write");
+        let results = klaxon_core::testing::replay_corpus(&dir, |bytes| {
+            // The corpus cannot name itself: a gzip body is told by its magic bytes, as the
+            // file's `.gz` name says to a reader.
+            let mut headers = HeaderMap::new();
+            if bytes.starts_with(&[0x1f, 0x8b]) {
+                headers.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+            }
+            let body = Bytes::copy_from_slice(bytes);
+            parse_request(
+                &query("db", None, None),
+                &headers,
+                &body,
+                HttpConfig::default().max_body_size,
+                &Limits::default(),
+            )
+            .map(|points| format!("{} points", points.len()))
+            .map_err(|e| format!("{} {}", e.status.as_u16(), e.message))
+        });
+        let result = |name: &str| {
+            results
+                .iter()
+                .find(|(p, _)| p.ends_with(name))
+                .map(|(_, r)| r.clone())
+                .unwrap()
+        };
+        assert_eq!(result("valid.lp"), Ok("2 points".to_owned()));
+        assert_eq!(result("valid.lp.gz"), Ok("1 points".to_owned()));
+        assert!(
+            result("bomb.lp.gz").unwrap_err().starts_with("413 "),
+            "a small body that inflates past max-body-size is cut"
+        );
+        let long = result("long_line.lp.gz").unwrap_err();
+        assert!(
+            long.contains("[limits] max-line-length is 1048576"),
+            "{long}"
+        );
+        let fields = result("many_fields.lp.gz").unwrap_err();
+        assert!(fields.contains("[limits] max-fields-per-point"), "{fields}");
+    }
+
+    #[test]
+    fn line_and_field_limits_name_their_settings() {
+        let limits = Limits {
+            max_fields_per_point: 2,
+            max_line_length: 24,
+            ..Limits::default()
+        };
+        let write = |body: &'static [u8]| {
+            parse_request(
+                &query("db", None, None),
+                &HeaderMap::new(),
+                &Bytes::from_static(body),
+                1 << 20,
+                &limits,
+            )
+        };
+        let err = write(b"cpu v=1\ncpu a=1,b=2,c=3\n").unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.message,
+            "line 2: 3 fields in one point; [limits] max-fields-per-point is 2"
+        );
+        let err = write(b"cpu,host=a-very-long-host-name v=1\n").unwrap_err();
+        assert_eq!(
+            err.message,
+            "line 1: 34 bytes long; [limits] max-line-length is 24"
+        );
+        assert_eq!(write(b"cpu a=1,b=2\n").unwrap().len(), 1);
     }
 
     #[test]
     fn bad_requests_say_what_to_fix() {
         let body = Bytes::from_static(b"cpu v=1\n");
-        let err =
-            parse_request(&query("", None, None), &HeaderMap::new(), &body, 1 << 20).unwrap_err();
+        let err = parse_request(
+            &query("", None, None),
+            &HeaderMap::new(),
+            &body,
+            1 << 20,
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.message,
             "database is required; add ?db=<database> to the URL"
@@ -224,6 +384,7 @@ mod tests {
             &HeaderMap::new(),
             &body,
             1 << 20,
+            &Limits::default(),
         )
         .unwrap_err();
         assert_eq!(
@@ -235,10 +396,18 @@ mod tests {
             &HeaderMap::new(),
             &Bytes::from_static(b"cpu v=1\ncpu\n"),
             1 << 20,
+            &Limits::default(),
         )
         .unwrap_err();
         assert!(err.message.starts_with("line 2: "), "{}", err.message);
-        let err = parse_request(&query("db", None, None), &HeaderMap::new(), &body, 3).unwrap_err();
+        let err = parse_request(
+            &query("db", None, None),
+            &HeaderMap::new(),
+            &body,
+            3,
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
