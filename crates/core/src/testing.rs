@@ -79,3 +79,79 @@ pub fn undocumented_fields(schema: &schemars::Schema) -> Vec<String> {
         .map(|(name, _)| name.clone())
         .collect()
 }
+
+/// How long one corpus input may take before [`replay_corpus`] calls it a hang.
+pub const CORPUS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `check` on every file under `dir` (sorted by name, subdirectories included), each on
+/// its own thread, and fails naming the file when a check panics or runs past
+/// [`CORPUS_DEADLINE`]. `check` returns what the parser said, `Ok` or `Err`, as text; this
+/// returns it per file so a test can assert on particular inputs.
+///
+/// # Panics
+///
+/// When `dir` holds no file, a check panics, or a check does not finish in time.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("klaxon-corpus-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("ok"), b"42").unwrap();
+/// std::fs::write(dir.join("bad"), b"x").unwrap();
+/// let results = klaxon_core::testing::replay_corpus(&dir, |bytes| {
+///     std::str::from_utf8(bytes)
+///         .ok()
+///         .and_then(|s| s.parse::<i64>().ok())
+///         .map(|n| n.to_string())
+///         .ok_or_else(|| "not a number".to_owned())
+/// });
+/// assert_eq!(results.len(), 2);
+/// assert_eq!(results[0].1, Err("not a number".to_owned())); // "bad" sorts first
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn replay_corpus<F>(
+    dir: &std::path::Path,
+    check: F,
+) -> Vec<(std::path::PathBuf, Result<String, String>)>
+where
+    F: Fn(&[u8]) -> Result<String, String> + Send + Sync + 'static,
+{
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let entries = std::fs::read_dir(&next)
+            .unwrap_or_else(|e| panic!("cannot read corpus directory {}: {e}", next.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(!files.is_empty(), "corpus {} holds no file", dir.display());
+    let check = Arc::new(check);
+    files
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let check = Arc::clone(&check);
+            std::thread::spawn(move || {
+                let _ = tx.send(check(&bytes));
+            });
+            match rx.recv_timeout(CORPUS_DEADLINE) {
+                Ok(result) => (path, result),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "corpus input {} did not finish within {CORPUS_DEADLINE:?}",
+                    path.display()
+                ),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("corpus input {} made the parser panic", path.display())
+                }
+            }
+        })
+        .collect()
+}
