@@ -279,6 +279,14 @@ fn a_full_queue_drops_counts_and_logs_while_other_handlers_get_everything() {
         !server.log_text().contains("handler=tcp kind=tcp event=e"),
         "tcp dropped nothing"
     );
+    let metrics = server.metrics();
+    let dropped = |handler| {
+        metrics.value(
+            "klaxon_events_dropped_total",
+            &[("topic", "busy"), ("handler", handler)],
+        )
+    };
+    assert_eq!((dropped("blocked"), dropped("tcp")), (3.0, 0.0));
 }
 
 #[test]

@@ -351,10 +351,27 @@ impl Klaxond {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.terminate();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting: the server drains while the test watches.
+    pub fn terminate(&mut self) {
         let child = self.child.as_mut().expect("running");
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        wait_exit(child)
+    }
+
+    /// Waits (up to [`DEADLINE`]) for the process to exit.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        wait_exit(self.child.as_mut().expect("running"))
+    }
+
+    /// `GET /metrics` in Prometheus' text format, parsed into samples.
+    pub fn metrics(&self) -> Metrics {
+        let response = self.get("/metrics");
+        assert_eq!(response.status(), 200);
+        Metrics::parse(&response.text().expect("metrics text"))
     }
 
     /// Kills the process with SIGKILL (a crash) and reaps it.
@@ -512,7 +529,11 @@ pub struct TcpSink {
 impl TcpSink {
     /// Listens on an ephemeral loopback port.
     pub fn start() -> TcpSink {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a tcp sink");
+        TcpSink::from_listener(std::net::TcpListener::bind("127.0.0.1:0").expect("bind a tcp sink"))
+    }
+
+    /// A sink on a listener the test bound itself (to bring an endpoint up late).
+    pub fn from_listener(listener: std::net::TcpListener) -> TcpSink {
         let address = listener.local_addr().expect("sink address").to_string();
         let (tx, payloads) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -560,4 +581,178 @@ pub fn read_when_complete(path: &Path) -> String {
         text.ends_with('\n')
     });
     text
+}
+
+/// Samples of a Prometheus text exposition: `name{label="value",...} number` lines.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    /// (name, labels sorted by name, value)
+    pub samples: Vec<(String, Vec<(String, String)>, f64)>,
+}
+
+impl Metrics {
+    /// Parses the text format; panics on a line that is neither a comment nor a sample, so a
+    /// malformed exposition fails the test that reads it.
+    pub fn parse(text: &str) -> Metrics {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("not a sample line: {line:?}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad sample value in {line:?}"));
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => {
+                    let body = rest
+                        .strip_suffix('}')
+                        .unwrap_or_else(|| panic!("unclosed labels in {line:?}"));
+                    (name, parse_labels(body, line))
+                }
+                None => (series, Vec::new()),
+            };
+            samples.push((name.to_owned(), labels, value));
+        }
+        Metrics { samples }
+    }
+
+    /// The value of the sample `name` whose labels include every pair of `labels`; panics when
+    /// none or several match.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let matching: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|(_, _, v)| *v)
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "expected one {name}{labels:?}, found {matching:?} in {:#?}",
+            self.samples
+        );
+        matching[0]
+    }
+
+    /// Like [`Metrics::value`], 0 when no sample matches (a counter not yet created).
+    pub fn value_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found = self.samples.iter().any(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+        });
+        if found { self.value(name, labels) } else { 0.0 }
+    }
+}
+
+fn parse_labels(body: &str, line: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (key, after) = rest
+            .split_once("=\"")
+            .unwrap_or_else(|| panic!("bad label in {line:?}"));
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => value.push(c),
+                    None => panic!("bad escape in {line:?}"),
+                },
+                Some((_, c)) => value.push(c),
+                None => panic!("unterminated label value in {line:?}"),
+            }
+        };
+        labels.push((key.to_owned(), value));
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    labels.sort();
+    labels
+}
+
+/// An HTTP server that answers each request with the next status of a script (200 once the
+/// script runs out) and records the bodies it received: for handlers that post.
+#[derive(Debug)]
+pub struct ScriptedHttp {
+    url: String,
+    requests: std::sync::mpsc::Receiver<(u16, String)>,
+}
+
+impl ScriptedHttp {
+    /// Listens on an ephemeral loopback port, answering with `statuses` in turn.
+    pub fn start(statuses: &[u16]) -> ScriptedHttp {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an http server");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        let mut script: std::collections::VecDeque<u16> = statuses.iter().copied().collect();
+        let (tx, requests) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+                let mut length = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let trimmed = line.trim_end();
+                    if trimmed.is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = trimmed.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let status = script.pop_front().unwrap_or(200);
+                let response = format!(
+                    "HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(response.as_bytes());
+                if tx
+                    .send((status, String::from_utf8_lossy(&body).into_owned()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        ScriptedHttp { url, requests }
+    }
+
+    /// `http://127.0.0.1:<port>/`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The next request's answered status and body; panics after [`DEADLINE`].
+    pub fn next(&self) -> (u16, String) {
+        self.requests
+            .recv_timeout(DEADLINE)
+            .expect("a request within the deadline")
+    }
+
+    /// The next request if one arrives within `timeout`.
+    pub fn next_within(&self, timeout: Duration) -> Option<(u16, String)> {
+        self.requests.recv_timeout(timeout).ok()
+    }
 }
