@@ -351,6 +351,25 @@ fn missing_or_wrong_credentials_get_401_and_ping_stays_open() {
 
     let response = reqwest::blocking::get(format!("{}/kapacitor/v1/tasks", server.url())).unwrap();
     assert_eq!(response.status(), 401);
+    for header in ["x-kapacitor-version", "x-klaxon-version", "request-id"] {
+        assert!(
+            response.headers().contains_key(header),
+            "401 lacks {header}"
+        );
+    }
+    let forbidden = reqwest::blocking::Client::new()
+        .post(format!("{}/kapacitor/v1/tasks", server.url()))
+        .basic_auth("reader", Some("r3ad"))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    for header in ["x-kapacitor-version", "x-klaxon-version", "request-id"] {
+        assert!(
+            forbidden.headers().contains_key(header),
+            "403 lacks {header}"
+        );
+    }
     assert_eq!(
         response.headers()["www-authenticate"],
         "Basic realm=\"klaxon\""

@@ -22,7 +22,8 @@ const HEADER: &str = "\
 pub fn render(config: &Config, registry: &Registry) -> String {
     let mut out = String::from(HEADER);
     let server_schema = schemars::schema_for!(ServerSections);
-    let server_value = serde_json::to_value(&config.server).unwrap_or(Value::Null);
+    let mut server_value = serde_json::to_value(&config.server).unwrap_or(Value::Null);
+    redact_credentials(&mut server_value);
     let Value::Object(server_value) = server_value else {
         return out;
     };
@@ -43,9 +44,12 @@ pub fn render(config: &Config, registry: &Registry) -> String {
     }
     for registration in registry.iter() {
         let kind = registration.kind();
-        let Value::Object(table) = config.handler_section(kind, registry) else {
+        let Value::Object(mut table) = config.handler_section(kind, registry) else {
             continue;
         };
+        for key in registration.secrets() {
+            redact(table.get_mut(*key));
+        }
         let schema = registration.config_schema();
         let doc = format!("{kind}: {}", registration.description());
         write_table(
@@ -57,6 +61,32 @@ pub fn render(config: &Config, registry: &Registry) -> String {
         );
     }
     out
+}
+
+/// What a secret shows instead of its value: configuration printed to a terminal or pasted in
+/// an issue must not carry password hashes (which can be attacked offline) or tokens.
+pub const REDACTED: &str = "(redacted; set it in the configuration file)";
+
+/// Replaces a non-empty secret string with [`REDACTED`].
+fn redact(value: Option<&mut Value>) {
+    if let Some(value) = value
+        && value.as_str().is_some_and(|s| !s.is_empty())
+    {
+        *value = Value::String(REDACTED.to_owned());
+    }
+}
+
+/// Redacts `[[http.users]]` password hashes and `[[http.tokens]]` token hashes.
+fn redact_credentials(server: &mut Value) {
+    for (table, key) in [("users", "password"), ("tokens", "hash")] {
+        if let Some(Value::Array(entries)) =
+            server.get_mut("http").and_then(|http| http.get_mut(table))
+        {
+            for entry in entries {
+                redact(entry.get_mut(key));
+            }
+        }
+    }
 }
 
 /// A JSON schema with its `$defs`, for looking up field descriptions through `$ref`s.

@@ -198,3 +198,17 @@ fn the_config_corpus_gets_an_answer_for_every_file() {
     );
     assert!(result("bad_hash.toml").is_err());
 }
+
+#[test]
+fn rendering_redacts_password_and_token_hashes() {
+    let hash =
+        "$argon2id$v=19$m=8,t=1,p=1$c2FsdHJlYWRlcg$zRjBhFBCmOzvt5hhOuMtAFxbt2X5lkFW+d3i7WaNFQs";
+    let config = load_text(&format!(
+        "[http]\nauth-enabled = true\n[[http.users]]\nname = \"ops\"\npassword = \"{hash}\"\npermission = \"admin\"\n[[http.tokens]]\nname = \"ci\"\nhash = \"{hash}\"\npermission = \"write\"\n"
+    ))
+    .unwrap();
+    let text = render(&config, &registry());
+    assert!(!text.contains("argon2"), "{text}");
+    assert_eq!(text.matches(render::REDACTED).count(), 2, "{text}");
+    assert!(text.contains("name = \"ops\""), "{text}");
+}

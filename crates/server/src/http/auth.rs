@@ -46,7 +46,10 @@ pub fn protect(router: Router, config: &HttpConfig) -> Result<Router, String> {
         return Ok(router);
     }
     let auth = Arc::new(Authenticator::new(config)?);
-    Ok(router.layer(middleware::from_fn_with_state(auth, check)))
+    // The version headers go on outside the check too, so its 401 and 403 carry them.
+    Ok(router
+        .layer(middleware::from_fn_with_state(auth, check))
+        .layer(middleware::from_fn(super::version_headers)))
 }
 
 impl Authenticator {
@@ -68,12 +71,23 @@ impl Authenticator {
                 .iter()
                 .map(|t| credential(&t.name, &t.hash, t.permission))
                 .collect(),
-            dummy: hash_password("klaxon dummy password")?,
+            dummy: dummy_hash(config.users.first().map(|u| u.password.as_str()))?,
         })
     }
 
     /// Who the request's `Authorization` header names, if its secret is right.
     fn identify(&self, authorization: &str) -> Result<Identity, Refusal> {
+        self.identify_with(authorization, verify)
+    }
+
+    /// [`Authenticator::identify`] with the hash check given, so tests can see which hashes a
+    /// request costs: a basic-auth request always exactly one (the dummy's for an unknown user),
+    /// a bearer request one per token.
+    fn identify_with(
+        &self,
+        authorization: &str,
+        mut verify: impl FnMut(&str, &str) -> bool,
+    ) -> Result<Identity, Refusal> {
         if let Some(token) = strip_scheme(authorization, "bearer") {
             // Every token is checked, so the time taken does not tell which one was close.
             let mut found = None;
@@ -234,6 +248,29 @@ fn verify(hash: &str, secret: &str) -> bool {
     })
 }
 
+/// The hash an unknown user's password is checked against: made with the parameters of the
+/// first user's hash (its algorithm, memory and passes), so it costs what a known user's check
+/// costs; Argon2's defaults without users or when that hash does not parse.
+fn dummy_hash(like: Option<&str>) -> Result<String, String> {
+    const DUMMY: &str = "klaxon dummy password";
+    let Some(argon2) = like
+        .and_then(|hash| PasswordHash::new(hash).ok())
+        .and_then(|parsed| {
+            let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
+            let version = argon2::Version::try_from(parsed.version?).ok()?;
+            let params = argon2::Params::try_from(&parsed).ok()?;
+            Some(Argon2::new(algorithm, version, params))
+        })
+    else {
+        return hash_password(DUMMY);
+    };
+    let salt = SaltString::encode_b64(b"klaxon-dummy-salt").map_err(|e| e.to_string())?;
+    argon2
+        .hash_password(DUMMY.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| format!("cannot make the dummy hash: {e}"))
+}
+
 /// Checks that `hash` is an argon2 PHC string; the error says what is wrong.
 pub fn check_hash(hash: &str) -> Result<(), String> {
     let parsed = PasswordHash::new(hash).map_err(|e| e.to_string())?;
@@ -323,6 +360,108 @@ mod tests {
         assert_eq!(decode_base64("YTpi").unwrap(), b"a:b");
         assert_eq!(decode_base64("YTpiYw==").unwrap(), b"a:bc");
         assert!(decode_base64("YT*i").is_none());
+    }
+
+    #[test]
+    fn every_basic_auth_request_costs_exactly_one_hash_check() {
+        let hash = |secret: &str| hash_with(FAST, secret);
+        let config = HttpConfig {
+            auth_enabled: true,
+            users: vec![crate::config::UserConfig {
+                name: "ops".into(),
+                password: hash("s3cr3t"),
+                permission: Permission::Admin,
+            }],
+            tokens: vec![
+                crate::config::TokenConfig {
+                    name: "a".into(),
+                    hash: hash("tok-a"),
+                    permission: Permission::Read,
+                },
+                crate::config::TokenConfig {
+                    name: "b".into(),
+                    hash: hash("tok-b"),
+                    permission: Permission::Write,
+                },
+            ],
+            ..HttpConfig::default()
+        };
+        let auth = Authenticator::new(&config).unwrap();
+        // The dummy costs what a user's hash costs: same algorithm and parameters.
+        let params = |h: &str| {
+            let parsed = PasswordHash::new(h).unwrap();
+            (parsed.algorithm.to_string(), parsed.params.to_string())
+        };
+        assert_eq!(params(&auth.dummy), params(&auth.users[0].hash));
+        let checked = |header: &str| {
+            let mut hashes = Vec::new();
+            let result = auth.identify_with(header, |hash, secret| {
+                hashes.push(hash.to_owned());
+                verify(hash, secret)
+            });
+            (result.map(|i| i.name).map_err(|_| ()), hashes)
+        };
+        let basic = |user: &str, password: &str| {
+            format!(
+                "Basic {}",
+                encode_base64(format!("{user}:{password}").as_bytes())
+            )
+        };
+        let (who, hashes) = checked(&basic("ops", "s3cr3t"));
+        assert_eq!(
+            (who, hashes),
+            (Ok("ops".into()), vec![auth.users[0].hash.clone()])
+        );
+        let (who, hashes) = checked(&basic("ops", "wrong"));
+        assert_eq!((who, hashes), (Err(()), vec![auth.users[0].hash.clone()]));
+        // An unknown user costs one check too, against the dummy: its answer cannot be told
+        // from a wrong password's by the work done.
+        let (who, hashes) = checked(&basic("nobody", "s3cr3t"));
+        assert_eq!((who, hashes), (Err(()), vec![auth.dummy.clone()]));
+        // Every token is checked, whichever matches.
+        for (token, name) in [
+            ("tok-a", Ok("a".to_owned())),
+            ("tok-b", Ok("b".into())),
+            ("x", Err(())),
+        ] {
+            let (who, hashes) = checked(&format!("Bearer {token}"));
+            assert_eq!(who, name);
+            assert_eq!(hashes.len(), 2, "{token}");
+        }
+    }
+
+    /// Cheap argon2 parameters, so the test runs quickly.
+    const FAST: &str =
+        "$argon2id$v=19$m=8,t=1,p=1$c2FsdHJlYWRlcg$zRjBhFBCmOzvt5hhOuMtAFxbt2X5lkFW+d3i7WaNFQs";
+
+    fn hash_with(like: &str, secret: &str) -> String {
+        let parsed = PasswordHash::new(like).unwrap();
+        let argon2 = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::try_from(&parsed).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"klaxon-test-salt").unwrap();
+        argon2
+            .hash_password(secret.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    fn encode_base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        while !out.len().is_multiple_of(4) {
+            out.push('=');
+        }
+        out
     }
 
     #[test]

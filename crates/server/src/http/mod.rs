@@ -132,9 +132,14 @@ async fn method_not_allowed() -> ApiError {
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Adds `X-Kapacitor-Version`, `X-Klaxon-Version` and `Request-Id` to every response.
-async fn version_headers(request: Request, next: Next) -> Response {
+pub(crate) async fn version_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // Applied again outside the authentication layer, for its 401 and 403: a response that
+    // already has them keeps its request ID.
+    if headers.contains_key("request-id") {
+        return response;
+    }
     headers.insert(
         HeaderName::from_static("x-kapacitor-version"),
         HeaderValue::from_static(KAPACITOR_COMPAT_VERSION),
