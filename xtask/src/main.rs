@@ -2,10 +2,14 @@
 //!
 //! - `cargo xtask ci` runs what CI runs (`.ci/run`): formatting, clippy with warnings denied, and
 //!   the README's test command.
+//! - `cargo xtask bench [scenario...] [--quick]` builds klaxond in release mode, runs it on
+//!   loopback under the load generator in `bench/`, and prints each figure next to a baseline
+//!   measured in the same run (see docs/benchmarks.md).
 //! - `cargo xtask new-handler NAME` creates the handler crate `crates/handlers/NAME` from the
 //!   templates in `xtask/templates/handler` and adds it to klaxond (see
 //!   docs/writing-a-handler.md).
 
+mod bench;
 mod bundle;
 mod names;
 mod new_handler;
@@ -28,6 +32,8 @@ struct Args {
 enum Task {
     /// Run formatting, clippy and all tests, as CI does.
     Ci,
+    /// Benchmark klaxond (release build) on loopback: ingest, delivery, memory, API latency.
+    Bench(bench::BenchArgs),
     /// Create a handler crate in crates/handlers/NAME and bundle it into klaxond.
     NewHandler {
         /// The handler kind: lowercase letters, digits and '-', starting with a letter, such as
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Task::Ci => ci(),
+        Task::Bench(args) => bench::run(&args),
         Task::NewHandler { name, root } => {
             let root = root.unwrap_or_else(|| {
                 Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,216 @@
+//! Scenario 2, tcp delivery: every point triggers an alert with an inline `.tcp()` handler to a
+//! counting listener here. Figures: events per second, and the latency from the write to the
+//! receipt at 1 000 events/s. Baseline: this process's own connect, write, close loop against
+//! the same listener.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::Ctx;
+use super::delivery::{self, ALERT_CONFIG, Receiver};
+use super::http::Conn;
+use super::report::{Measure, Row, ScenarioReport, Target, p50_p99};
+use super::server::{Klaxond, write};
+
+const MEASUREMENT: &str = "tcpbench";
+/// The paced rate of the latency phase.
+const PACED_PER_SECOND: u64 = 1000;
+/// Points per write in the latency phase: a write every 10 ms, as a collector batching its
+/// points sends them.
+const PACED_BATCH: u64 = 10;
+/// Connections the baseline has sent that the sink has not finished reading yet, at most.
+const IN_FLIGHT: u64 = 64;
+
+/// A TCP listener that reads each connection to its end and counts it, as the tcp handler's
+/// receivers do. One thread, connections one after another, as the handler sends them; the
+/// (seq, receipt time) of every payload is kept for the latency.
+#[derive(Debug)]
+pub struct TcpSink {
+    addr: SocketAddr,
+    receiver: Receiver,
+    receipts: Arc<Mutex<Vec<(u64, Instant)>>>,
+}
+
+impl TcpSink {
+    pub fn bind() -> Result<TcpSink> {
+        let receipts = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&receipts);
+        let mut buffer = Vec::with_capacity(4096);
+        let receiver = Receiver::listen("the tcp handler", move |mut stream, seen| {
+            buffer.clear();
+            if stream.read_to_end(&mut buffer).is_err() || buffer.is_empty() {
+                return;
+            }
+            let received = Instant::now();
+            if let Some(seq) = delivery::message_seq(&buffer) {
+                shared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((seq, received));
+            }
+            seen.record(&buffer);
+        })?;
+        Ok(TcpSink {
+            addr: receiver.addr,
+            receiver,
+            receipts,
+        })
+    }
+
+    pub fn count(&self) -> u64 {
+        self.receiver.seen.count()
+    }
+
+    fn take_receipts(&self) -> Vec<(u64, Instant)> {
+        std::mem::take(&mut *self.receipts.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn sample(&self) -> Vec<u8> {
+        self.receiver.seen.sample()
+    }
+}
+
+/// The baseline: connect, write `payload`, close, in a loop for `phase`; the rate counts what
+/// the sink received.
+fn connect_write_close(
+    server: &mut Klaxond,
+    sink: &TcpSink,
+    payload: &[u8],
+    phase: Duration,
+) -> Result<Measure> {
+    use std::io::Write;
+    let before = sink.count();
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed() < phase {
+        // Stay within the listen backlog: a full accept queue drops SYNs, and the kernel
+        // retries them after a second, which would measure the backlog, not the loop.
+        while sent.saturating_sub(sink.count().saturating_sub(before)) >= IN_FLIGHT {
+            std::thread::yield_now();
+        }
+        let mut stream = TcpStream::connect(sink.addr)
+            .with_context(|| format!("cannot connect to the sink at {}", sink.addr))?;
+        stream.write_all(payload)?;
+        drop(stream);
+        sent += 1;
+    }
+    let done = delivery::wait_for_count(
+        server,
+        "the baseline's connections",
+        before + sent,
+        Duration::from_secs(30),
+        &|| sink.count(),
+    )?;
+    Ok(Measure::rate(sent, done - start, "events/s"))
+}
+
+/// Writes `PACED_BATCH` points per request at `PACED_PER_SECOND` points a second for `phase`
+/// and returns the latencies (start of the write to receipt of the payload) in milliseconds, and
+/// the rate reached.
+fn paced(
+    server: &mut Klaxond,
+    sink: &TcpSink,
+    first_seq: u64,
+    phase: Duration,
+) -> Result<(Vec<f64>, f64)> {
+    let writes = (PACED_PER_SECOND as f64 / PACED_BATCH as f64 * phase.as_secs_f64()) as u64;
+    let n = writes * PACED_BATCH;
+    let interval = Duration::from_secs(1) * PACED_BATCH as u32 / PACED_PER_SECOND as u32;
+    sink.take_receipts();
+    let before = sink.count();
+    let mut conn = Conn::open(server.addr())?;
+    let mut sent_at = Vec::with_capacity(writes as usize);
+    let start = Instant::now();
+    for i in 0..writes {
+        let due = start + interval * i as u32;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let seq = first_seq + i * PACED_BATCH;
+        sent_at.push(Instant::now());
+        write(
+            &mut conn,
+            &delivery::points(MEASUREMENT, seq..seq + PACED_BATCH),
+        )?;
+    }
+    let sending = start.elapsed();
+    delivery::wait_for_count(
+        server,
+        "the paced events",
+        before + n,
+        Duration::from_secs(60),
+        &|| sink.count(),
+    )?;
+    let mut latencies = Vec::with_capacity(n as usize);
+    for (seq, received) in sink.take_receipts() {
+        let Some(sent) = seq
+            .checked_sub(first_seq)
+            .and_then(|i| sent_at.get((i / PACED_BATCH) as usize))
+        else {
+            bail!("the sink received seq {seq}, which the paced phase never sent");
+        };
+        latencies.push(received.saturating_duration_since(*sent).as_secs_f64() * 1e3);
+    }
+    Ok((latencies, n as f64 / sending.as_secs_f64()))
+}
+
+pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
+    let sink = TcpSink::bind()?;
+    ctx.progress("starting klaxond");
+    let mut server = Klaxond::start(&ctx.klaxond, "tcp", ALERT_CONFIG)?;
+    server.define_task(
+        "tcp",
+        &delivery::task(MEASUREMENT, &format!(".tcp('{}')", sink.addr)),
+    )?;
+    let count = || sink.count();
+    delivery::first_event(&mut server, MEASUREMENT, 0, &count)?;
+    let payload = sink.sample();
+
+    let phase = ctx.phase();
+    ctx.progress(&format!(
+        "baseline: connect, write {} bytes, close, for {phase:?}",
+        payload.len()
+    ));
+    let baseline = connect_write_close(&mut server, &sink, &payload, phase)?;
+
+    let (rate, used, events) =
+        delivery::matched_phase(ctx, &mut server, MEASUREMENT, &baseline, 1, &count)?;
+
+    let paced_phase = ctx.pick(Duration::from_secs(5), Duration::from_secs(1));
+    ctx.progress(&format!(
+        "latency: {PACED_PER_SECOND} events/s, {PACED_BATCH} points per write, for {paced_phase:?}"
+    ));
+    let (latencies, paced_rate) = paced(&mut server, &sink, 1 + events, paced_phase)?;
+    let samples = latencies.len();
+    let (p50, p99) = p50_p99(latencies, "tcp latency")?;
+    Ok(ScenarioReport {
+        rows: vec![
+            Row::new("events/s delivered", rate)
+                .baseline(
+                    baseline,
+                    "the generator's own connect, write, close loop to the same listener",
+                )
+                .target(Target::ratio_at_least(0.9)),
+            Row::new(
+                format!("write to receipt p50 at {PACED_PER_SECOND}/s"),
+                Measure::new(p50, "ms"),
+            ),
+            Row::new(
+                format!("write to receipt p99 at {PACED_PER_SECOND}/s"),
+                Measure::new(p99, "ms"),
+            )
+            .target(Target::below(5.0)),
+        ],
+        generator_cpu: Some(used.generator),
+        server_cpu: Some(used.server),
+        notes: vec![format!(
+            "{events} events in the throughput phase; latency over {samples} events paced at {paced_rate:.0}/s"
+        )],
+        ..ScenarioReport::default()
+    })
+}
