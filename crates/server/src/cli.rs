@@ -131,9 +131,10 @@ fn run(config: Config, registry: Registry) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async {
+        let signal = shutdown_signal();
         match Server::new(config, registry).start().await {
             Ok(running) => {
-                running.run_until(shutdown_signal()).await;
+                running.run_until(signal).await;
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e),
