@@ -583,11 +583,14 @@ pub fn read_when_complete(path: &Path) -> String {
     text
 }
 
+/// A sample's labels, sorted by name.
+pub type Labels = Vec<(String, String)>;
+
 /// Samples of a Prometheus text exposition: `name{label="value",...} number` lines.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    /// (name, labels sorted by name, value)
-    pub samples: Vec<(String, Vec<(String, String)>, f64)>,
+    /// (name, labels, value)
+    pub samples: Vec<(String, Labels, f64)>,
 }
 
 impl Metrics {
@@ -654,7 +657,7 @@ impl Metrics {
     }
 }
 
-fn parse_labels(body: &str, line: &str) -> Vec<(String, String)> {
+fn parse_labels(body: &str, line: &str) -> Labels {
     let mut labels = Vec::new();
     let mut rest = body;
     while !rest.is_empty() {
