@@ -158,25 +158,29 @@ pub fn parse_with(
                 })?)
             }
         };
+        // `as_str().to_owned()`, not `to_string()`: the parser's strings format through
+        // `Display`, which grows each String from empty (a tenth of the parse in a profile).
         let mut point = Point {
             database: database.to_owned(),
             retention_policy: retention_policy.to_owned(),
-            name: parsed.series.measurement.to_string(),
+            name: parsed.series.measurement.as_str().to_owned(),
             time,
             ..Point::default()
         };
         for (key, value) in parsed.series.tag_set.iter().flatten() {
-            point.tags.insert(key.to_string(), value.to_string());
+            point
+                .tags
+                .insert(key.as_str().to_owned(), value.as_str().to_owned());
         }
         for (key, value) in &parsed.field_set {
             let value = match value {
                 LpValue::F64(f) => FieldValue::Float(*f),
                 LpValue::I64(i) => FieldValue::Int(*i),
                 LpValue::U64(u) => FieldValue::UInt(*u),
-                LpValue::String(s) => FieldValue::String(s.to_string()),
+                LpValue::String(s) => FieldValue::String(s.as_str().to_owned()),
                 LpValue::Boolean(b) => FieldValue::Bool(*b),
             };
-            point.fields.insert(key.to_string(), value);
+            point.fields.insert(key.as_str().to_owned(), value);
         }
         points.push(point);
     }
