@@ -130,27 +130,53 @@ fn the_exec_allowlist_refuses_other_programs_at_all_four_definition_paths() {
     assert!(!Path::new(marker).exists(), "a refused program ran");
 }
 
+/// What every definition naming a disabled kind is told.
+const EXEC_DISABLED: &str =
+    "handler kind \"exec\" is disabled by --disable-handlers / [server] disable-handlers";
+
 #[test]
 fn disabled_exec_refuses_inline_tickscript_and_handler_definitions() {
     let programs = tempfile::tempdir().unwrap();
     let (script, _) = recorder(programs.path());
     let script = script.to_str().unwrap();
-    for server in [
+    let load = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(load.path().join("handlers")).unwrap();
+    std::fs::write(
+        load.path().join("handlers/run.yaml"),
+        format!("id: from-file\ntopic: cpu\nkind: exec\noptions:\n  prog: {script}\n"),
+    )
+    .unwrap();
+    let load_dir = format!("[load]\ndir = {:?}\n", load.path().display().to_string());
+    for mut server in [
         Klaxond::builder()
+            .config(&load_dir)
             .arg("--disable-handlers")
             .arg("exec,foo")
             .start(),
         Klaxond::builder()
-            .config("[server]\ndisable-handlers = [\"exec\", \"foo\"]\n")
+            .config(&format!(
+                "[server]\ndisable-handlers = [\"exec\", \"foo\"]\n{load_dir}"
+            ))
             .start(),
     ] {
+        // A handler file in the load dir.
+        // (The log quotes the error, escaping its quotes.)
+        let line = server.wait_for_log("run.yaml");
+        assert!(
+            line.contains("is disabled by --disable-handlers / [server] disable-handlers"),
+            "{line}"
+        );
+
+        // A TICKscript `.exec()`, at its position.
         let (status, body) = define_task(&server, "inline", &exec_tick(script, &[]));
         assert_eq!(status, 400, "{body}");
-        let error = body["error"].as_str().unwrap();
-        assert!(
-            error.contains("no handler \"exec\" in this server; it has: tcp"),
-            "{error}"
+        assert_eq!(
+            body["error"],
+            format!("invalid TICKscript: line 7, column 5: {EXEC_DISABLED}"),
+            "{body}"
         );
+
+        // An HTTP create; Kapacitor answers a handler it cannot make with 500.
         let spec = json!({"id": "h", "kind": "exec", "options": {"prog": script}});
         let response = server.send(
             "POST",
@@ -159,12 +185,41 @@ fn disabled_exec_refuses_inline_tickscript_and_handler_definitions() {
         );
         assert_eq!(response.status(), 500);
         let body: Value = response.json().unwrap();
-        assert!(
-            body["error"].as_str().unwrap().contains("\"exec\""),
+        assert_eq!(
+            body["error"],
+            format!("failed to create handler: {EXEC_DISABLED}"),
             "{body}"
         );
+
+        // A service test: absent, as in Kapacitor, saying why.
         let response = server.send("POST", "/kapacitor/v1/service-tests/exec", "{}");
         assert_eq!(response.status(), 404);
+        let body: Value = response.json().unwrap();
+        assert_eq!(
+            body["error"],
+            format!("service \"exec\" not found: {EXEC_DISABLED}"),
+            "{body}"
+        );
+
+        // A kind this binary never had is still unknown, not disabled.
+        let spec = json!({"id": "s", "kind": "slack", "options": {}});
+        let response = server.send(
+            "POST",
+            "/kapacitor/v1/alerts/topics/cpu/handlers",
+            &spec.to_string(),
+        );
+        let body: Value = response.json().unwrap();
+        assert_eq!(
+            body["error"],
+            "failed to create handler: unsupported action kind \"slack\"; this server has: \
+             aggregate, publish, tcp",
+            "{body}"
+        );
+        let handlers: Value = server
+            .get("/kapacitor/v1/alerts/topics/cpu/handlers")
+            .json()
+            .unwrap();
+        assert_eq!(handlers["handlers"], json!([]), "{handlers}");
     }
 }
 
@@ -191,10 +246,7 @@ fn an_enabled_task_using_a_disabled_kind_is_reported_at_startup_and_never_runs_i
     let task: Value = server.get("/kapacitor/v1/tasks/uses_exec").json().unwrap();
     assert_eq!(task["executing"], false, "{task}");
     let error = task["error"].as_str().unwrap();
-    assert!(
-        error.contains("no handler \"exec\" in this server"),
-        "{error}"
-    );
+    assert!(error.contains(EXEC_DISABLED), "{error}");
     server.wait_for_log("uses_exec");
     write_cpu(&server);
     // The write was processed (the point reached the task's database) without running the

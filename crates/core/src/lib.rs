@@ -38,7 +38,9 @@ pub use decode::Invalid;
 pub use event::{AlertData, AlertResult, Event, EventData, EventState, FieldValue, Row, RowValue};
 pub use handler::{Handler, HandlerError};
 pub use level::{Level, UnknownLevel};
-pub use registry::{DynService, Registration, Registry, RegistryError, ServiceError, TestError};
+pub use registry::{
+    DisabledKind, DynService, Registration, Registry, RegistryError, ServiceError, TestError,
+};
 pub use service::{Service, ServiceConfig};
 pub use tick_shape::{Chained, ChainedForm, TickShape};
 pub use time::{DurationParseError, GoDuration, TimeParseError, Timestamp};

@@ -297,6 +297,48 @@ macro_rules! register_service {
 #[derive(Debug, Clone)]
 pub struct Registry {
     entries: BTreeMap<&'static str, &'static Registration>,
+    /// Linked kinds removed by [`Registry::without`], with the setting that removed them.
+    disabled: BTreeMap<&'static str, (&'static Registration, Arc<str>)>,
+}
+
+/// A linked handler kind that the server's configuration disabled: what every definition naming
+/// it is refused with. The setting is the server's, so this crate names none.
+///
+/// ```
+/// use klaxon_core::registry::DisabledKind;
+///
+/// let err = DisabledKind::new("echo", "--disable-handlers / [server] disable-handlers");
+/// assert_eq!(err.kind(), "echo");
+/// assert_eq!(
+///     err.to_string(),
+///     "handler kind \"echo\" is disabled by --disable-handlers / [server] disable-handlers"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("handler kind {kind:?} is disabled by {setting}")]
+pub struct DisabledKind {
+    kind: String,
+    setting: String,
+}
+
+impl DisabledKind {
+    /// `kind` disabled by `setting` (as the operator writes it, such as `--disable-handlers`).
+    pub fn new(kind: &str, setting: &str) -> Self {
+        DisabledKind {
+            kind: kind.to_owned(),
+            setting: setting.to_owned(),
+        }
+    }
+
+    /// The disabled kind.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The setting that disabled it.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
 }
 
 /// The registry could not be assembled.
@@ -339,7 +381,10 @@ impl Registry {
                 return Err(RegistryError::DuplicateKind(kind.to_owned()));
             }
         }
-        Ok(Registry { entries })
+        Ok(Registry {
+            entries,
+            disabled: BTreeMap::new(),
+        })
     }
 
     /// Fails if a linked kind uses one of the `reserved` names.
@@ -350,15 +395,77 @@ impl Registry {
         }
     }
 
-    /// The same registry without the given kinds (the server's `disable-handlers`).
-    pub fn without(&self, disabled: &[String]) -> Registry {
-        let entries = self
-            .entries
-            .iter()
-            .filter(|(kind, _)| !disabled.iter().any(|d| d == *kind))
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        Registry { entries }
+    /// The same registry without the given kinds (the server's `disable-handlers`). The removed
+    /// kinds are remembered with `setting`, the name of what disabled them, so that a definition
+    /// naming one is told why it is missing ([`Registry::disabled`]). Names of kinds that are not
+    /// linked are ignored.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use klaxon_core::{async_trait, Handler, HandlerError, Invalid, Service, ServiceConfig, TickShape};
+    /// # #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    /// # pub struct Config {}
+    /// # impl ServiceConfig for Config {}
+    /// # #[derive(Debug)]
+    /// # pub struct PagerService;
+    /// # #[async_trait]
+    /// # impl Service for PagerService {
+    /// #     const KIND: &'static str = "pager";
+    /// #     const DESCRIPTION: &'static str = "pages someone";
+    /// #     const TICK: TickShape = TickShape::new("pager");
+    /// #     type Config = Config;
+    /// #     type Options = Config;
+    /// #     type TestOptions = Config;
+    /// #     fn new(_: Config) -> Self { PagerService }
+    /// #     fn update(&self, _: Config) {}
+    /// #     fn default_options(&self) -> Config { Config {} }
+    /// #     fn handler(&self, _: Config) -> Result<Arc<dyn Handler>, Invalid> {
+    /// #         Err(Invalid::new("not in this example"))
+    /// #     }
+    /// #     fn test_options(&self) -> Config { Config {} }
+    /// #     async fn test(&self, _: Config) -> Result<(), HandlerError> { Ok(()) }
+    /// # }
+    /// use klaxon_core::{Registration, Registry};
+    ///
+    /// static PAGER: Registration = Registration::of::<PagerService>();
+    ///
+    /// let linked = Registry::from_registrations([&PAGER]).unwrap();
+    /// let registry = linked.without(&["pager".to_owned()], "--disable-handlers");
+    /// assert!(registry.get("pager").is_none());
+    /// assert_eq!(
+    ///     registry.disabled("pager").unwrap().to_string(),
+    ///     "handler kind \"pager\" is disabled by --disable-handlers"
+    /// );
+    /// assert_eq!(registry.disabled_registrations().count(), 1);
+    /// assert!(linked.disabled("pager").is_none());
+    /// ```
+    pub fn without(&self, disabled: &[String], setting: &str) -> Registry {
+        let setting: Arc<str> = Arc::from(setting);
+        let mut registry = self.clone();
+        for kind in disabled {
+            if let Some((kind, registration)) = registry.entries.remove_entry(kind.as_str()) {
+                registry
+                    .disabled
+                    .insert(kind, (registration, Arc::clone(&setting)));
+            }
+        }
+        registry
+    }
+
+    /// Why `kind` is missing, when [`Registry::without`] removed it; `None` for a kind this
+    /// registry has or that was never linked.
+    pub fn disabled(&self, kind: &str) -> Option<DisabledKind> {
+        self.disabled
+            .get(kind)
+            .map(|(registration, setting)| DisabledKind::new(registration.kind, setting))
+    }
+
+    /// The registrations [`Registry::without`] removed, sorted by kind: a TICKscript property
+    /// that names one of them (`TickShape::property`) is refused as disabled, not as unknown.
+    pub fn disabled_registrations(&self) -> impl Iterator<Item = &'static Registration> + '_ {
+        self.disabled
+            .values()
+            .map(|(registration, _)| *registration)
     }
 
     /// The registration of `kind`.

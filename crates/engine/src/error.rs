@@ -23,6 +23,9 @@ pub enum EngineError {
         /// The kinds this server has, comma-separated.
         known: String,
     },
+    /// The kind is linked but the server's configuration disabled it.
+    #[error(transparent)]
+    DisabledKind(#[from] klaxon_core::DisabledKind),
     /// The options do not decode into the kind's options, or the kind refuses them.
     #[error("{0}")]
     InvalidOptions(String),

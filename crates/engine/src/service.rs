@@ -361,6 +361,9 @@ impl AlertService {
     }
 
     fn unknown_kind(&self, kind: &str) -> EngineError {
+        if let Some(disabled) = self.inner.services.disabled(kind) {
+            return EngineError::DisabledKind(disabled.clone());
+        }
         EngineError::UnknownKind {
             kind: kind.to_owned(),
             known: self.kinds().join(", "),

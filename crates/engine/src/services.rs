@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use klaxon_core::{DynService, Registry, ServiceError};
+use klaxon_core::{DisabledKind, DynService, Registry, ServiceError};
 use serde_json::Value;
 
 /// Every handler service of this server, by kind.
@@ -16,6 +16,8 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub struct Services {
     by_kind: BTreeMap<&'static str, Arc<dyn DynService>>,
+    /// Linked kinds the registry had disabled: no service, but definitions are told why.
+    disabled: BTreeMap<&'static str, DisabledKind>,
 }
 
 impl Services {
@@ -33,7 +35,17 @@ impl Services {
                 .unwrap_or_default();
             by_kind.insert(registration.kind(), registration.build(&section)?);
         }
-        Ok(Services { by_kind })
+        let disabled = registry
+            .disabled_registrations()
+            .filter_map(|r| Some((r.kind(), registry.disabled(r.kind())?)))
+            .collect();
+        Ok(Services { by_kind, disabled })
+    }
+
+    /// Why there is no service of `kind`, when the registry had it disabled
+    /// ([`Registry::without`]).
+    pub fn disabled(&self, kind: &str) -> Option<&DisabledKind> {
+        self.disabled.get(kind)
     }
 
     /// The service of `kind`.

@@ -201,6 +201,33 @@ async fn specs_are_validated_before_anything_is_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_kind_is_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::linked()
+        .unwrap()
+        .without(&["tcp".to_owned()], "[server] disable-handlers");
+    let services = Arc::new(Services::build(&Default::default(), &registry).unwrap());
+    let store = Store::open(&dir.path().join("klaxon.db")).unwrap();
+    let alerts = AlertService::open(services, store, EngineConfig::default()).unwrap();
+    let tcp = spec("cpu", "t", "tcp", json!({"address": "127.0.0.1:7777"}));
+    let err = alerts.define(tcp).unwrap_err();
+    assert!(matches!(err, EngineError::DisabledKind(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "handler kind \"tcp\" is disabled by [server] disable-handlers"
+    );
+    // A kind that was never linked is unknown, as before.
+    assert_eq!(
+        alerts
+            .define(spec("cpu", "x", "slak", json!(null)))
+            .unwrap_err()
+            .to_string(),
+        "unsupported action kind \"slak\"; this server has: aggregate, publish"
+    );
+    assert!(alerts.store().handlers().unwrap().0.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_with_match_reaches_other_topics_and_survives_topic_delete() {
     let dir = tempfile::tempdir().unwrap();
     let alerts = open(dir.path(), EngineConfig::default());

@@ -39,6 +39,36 @@ fn a_handler_this_server_lacks_is_named_with_the_kinds_it_has() {
 }
 
 #[test]
+fn a_disabled_handler_is_named_with_the_setting_that_disabled_it() {
+    let registry = Registry::linked()
+        .unwrap()
+        .without(&["fixture".to_owned()], "--disable-handlers");
+    let script = "stream|from()|alert().crit(lambda: TRUE).fixture('/tmp/x')";
+    let err = match Task::compile("t", script, &registry, &ServerInfo::default()) {
+        Ok(_) => panic!("accepted: {script}"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        err,
+        "line 1, column 41: handler kind \"fixture\" is disabled by --disable-handlers"
+    );
+    // A kind that was never linked is still reported as missing, with what the server has.
+    let err = match Task::compile(
+        "t",
+        "stream|from()|alert().exec('/bin/true')",
+        &registry,
+        &ServerInfo::default(),
+    ) {
+        Ok(_) => panic!("accepted .exec()"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        err,
+        "line 1, column 22: no handler \"exec\" in this server; it has: none"
+    );
+}
+
+#[test]
 fn argument_mistakes_are_positioned() {
     let err = refuse("stream|from().measurement(\"cpu\")");
     assert!(err.starts_with("line 1, column 27: "), "{err}");

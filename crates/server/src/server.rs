@@ -83,7 +83,10 @@ impl Server {
     /// A server with this configuration and these handler kinds, less those of
     /// `[server] disable-handlers`, which are then absent everywhere.
     pub fn new(config: Config, registry: Registry) -> Self {
-        let registry = registry.without(&config.server.server.disable_handlers);
+        let registry = registry.without(
+            &config.server.server.disable_handlers,
+            "--disable-handlers / [server] disable-handlers",
+        );
         Server { config, registry }
     }
 

@@ -595,8 +595,16 @@ fn unknown_handler_or_property(property: &Property, registry: &Registry) -> Defi
             ),
         ),
         None => {
-            let handlers: Vec<&str> = registry.iter().map(|r| r.tick().property).collect();
             let mut err = unknown_property("alert", property, PROPERTIES);
+            if let Some(disabled) = registry
+                .disabled_registrations()
+                .find(|r| r.tick().property == property.name)
+                .and_then(|r| registry.disabled(r.kind()))
+            {
+                err.message = disabled.to_string();
+                return err;
+            }
+            let handlers: Vec<&str> = registry.iter().map(|r| r.tick().property).collect();
             err.message = format!(
                 "no handler {:?} in this server; it has: {}",
                 property.name,

@@ -63,7 +63,10 @@ pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let service = state.services.get(&name).ok_or_else(|| not_found(&name))?;
+    let service = state
+        .services
+        .get(&name)
+        .ok_or_else(|| not_found(&state, &name))?;
     Ok(compact_line(
         StatusCode::OK,
         &service_json(&name, service.test_options()),
@@ -77,7 +80,10 @@ pub async fn run(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let service = state.services.get(&name).ok_or_else(|| not_found(&name))?;
+    let service = state
+        .services
+        .get(&name)
+        .ok_or_else(|| not_found(&state, &name))?;
     let options: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -104,6 +110,10 @@ pub async fn missing_name() -> ApiError {
     ApiError::bad_request("must provide service name")
 }
 
-fn not_found(name: &str) -> ApiError {
-    ApiError::not_found(format!("service {name:?} not found"))
+/// 404, saying why when the kind is linked but disabled.
+fn not_found(state: &AppState, name: &str) -> ApiError {
+    match state.services.disabled(name) {
+        Some(disabled) => ApiError::not_found(format!("service {name:?} not found: {disabled}")),
+        None => ApiError::not_found(format!("service {name:?} not found")),
+    }
 }
