@@ -194,11 +194,31 @@ fn describe(err: &influxdb_line_protocol::Error, line: &str) -> String {
             "not line protocol; expected measurement[,tag=value...] field=value[,field=value...] [timestamp]"
                 .to_owned()
         }
-        other => lowercase_first(&other.to_string()),
+        // Some of the parser's reasons quote the rest of the line ("found trailing content:
+        // '...'"), which can be a megabyte: the answer and the log get a bounded excerpt.
+        other => shorten(&lowercase_first(&other.to_string()), 160),
     };
-    let shown: String = line.chars().take(80).collect();
-    let ellipsis = if line.chars().count() > 80 { "..." } else { "" };
-    format!("{reason}: {shown:?}{ellipsis}")
+    format!("{reason}: {:?}", Shown(line))
+}
+
+/// At most `max` characters of `text`, with `...` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The first 80 characters of a line, quoted, then `...` when there is more.
+struct Shown<'a>(&'a str);
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(80) {
+            Some((end, _)) => write!(f, "{:?}...", &self.0[..end]),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
 }
 
 fn lowercase_first(text: &str) -> String {
@@ -212,6 +232,32 @@ fn lowercase_first(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_quotes_a_bounded_excerpt_of_a_long_line() {
+        // The parser's own reason quotes all of the trailing content.
+        let junk = "é".repeat(100_000);
+        let body = format!("cpu x=1 1 {junk}");
+        let err = parse(&body, "d", "r", Precision::Nanoseconds, Timestamp::EPOCH).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("line 1: could not parse entire line"),
+            "{text}"
+        );
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert_eq!(text.matches("...").count(), 2, "{text}");
+        let short = parse(
+            "cpu x=1 1 z",
+            "d",
+            "r",
+            Precision::Nanoseconds,
+            Timestamp::EPOCH,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!short.contains("..."), "{short}");
+        assert!(short.ends_with(": \"cpu x=1 1 z\""), "{short}");
+    }
 
     #[test]
     fn line_length_and_field_count_limits_name_their_settings() {

@@ -94,7 +94,8 @@ fn read_bounded(
 }
 
 /// Decodes a handler file, YAML or JSON (YAML reads JSON too); errors have line and column.
-pub(crate) fn parse_spec(text: &str) -> Result<HandlerSpec, String> {
+/// Public for the property tests, which feed it what an operator might write.
+pub fn parse_spec(text: &str) -> Result<HandlerSpec, String> {
     yaml_serde::from_str(text).map_err(|e| match e.location() {
         Some(at) => format!("line {}, column {}: {e}", at.line(), at.column()),
         None => e.to_string(),

@@ -259,3 +259,77 @@ mod tests {
         assert_eq!(valid.1, Ok("t".to_owned()));
     }
 }
+
+/// Properties of task bodies (`POST /kapacitor/v1/tasks` and `PATCH /kapacitor/v1/tasks/<id>`):
+/// any body decodes and passes the checks, or is refused with 400.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn field() -> impl Strategy<Value = (String, Value)> {
+        (
+            prop::sample::select(
+                &[
+                    "id",
+                    "type",
+                    "dbrps",
+                    "script",
+                    "status",
+                    "vars",
+                    "template-id",
+                    "nosuch",
+                ][..],
+            ),
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|i| json!(i)),
+                prop::sample::select(
+                    &[
+                        "stream",
+                        "batch",
+                        "enabled",
+                        "disabled",
+                        "t",
+                        "",
+                        "stream|from()"
+                    ][..]
+                )
+                .prop_map(|s| json!(s)),
+                Just(json!([{"db": "telegraf", "rp": "autogen"}])),
+                Just(json!([{"db": 1}])),
+                Just(json!({"x": {"type": "int", "value": 1}})),
+                Just(json!({})),
+            ],
+        )
+            .prop_map(|(k, v)| (k.to_owned(), v))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_task_body_is_decoded_or_refused_with_400(
+            fields in prop::collection::vec(field(), 0..6),
+        ) {
+            let body: serde_json::Map<String, Value> = fields.into_iter().collect();
+            let bytes = Bytes::from(serde_json::to_vec(&body).expect("JSON"));
+            let result = decode(&bytes).and_then(|task| check_body(&task).map(|()| task));
+            match result {
+                Ok(task) => prop_assert_eq!(task.id.as_deref(), body.get("id").and_then(Value::as_str)),
+                Err(e) => prop_assert_eq!(e.status, StatusCode::BAD_REQUEST, "{}", e.message),
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_decoded_or_refused_with_400(
+            body in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            if let Err(e) = decode(&Bytes::from(body)).and_then(|task| check_body(&task)) {
+                prop_assert_eq!(e.status, StatusCode::BAD_REQUEST, "{}", e.message);
+            }
+        }
+    }
+}
