@@ -31,8 +31,8 @@ pub use internal::{AGGREGATE, INTERNAL_KINDS, PUBLISH};
 pub use limits::{LimitError, Limits};
 pub use retry::{RetryPolicy, RetrySpec};
 pub use service::{
-    AlertService, Collected, DrainReport, EngineConfig, InlineHandler, QueueDepth, QueueFull,
-    TopicInfo,
+    AlertService, Batch, Collected, DrainReport, EngineConfig, InlineHandler, QueueDepth,
+    QueueFull, TopicInfo,
 };
 pub use services::Services;
 pub use spec::{HandlerSpec, is_valid_handler_id, is_valid_topic};

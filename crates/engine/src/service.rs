@@ -98,6 +98,16 @@ pub struct TopicInfo {
     pub collected: u64,
 }
 
+/// Events recorded by [`AlertService::collect_into`] and not yet stored and queued; see
+/// [`AlertService::flush`].
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// (topic, event ID) whose state must be written.
+    touched: std::collections::BTreeSet<(String, String)>,
+    /// Each event with the queues it goes to, in collection order.
+    queued: Vec<(Vec<Outlet>, Event)>,
+}
+
 /// What [`AlertService::collect`] did with one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Collected {
@@ -203,6 +213,9 @@ struct Inner {
     state: Mutex<State>,
     /// Set to true when the shutdown deadline passes; see [`Shared::abandon`].
     abandon: watch::Sender<bool>,
+    /// Held while a batch's states are read from memory and committed, so that the last commit
+    /// always carries the latest state of every event it touches.
+    flush: Mutex<()>,
     room: Arc<Notify>,
 }
 
@@ -285,6 +298,7 @@ impl AlertService {
                 stats: Stats::default(),
                 state: Mutex::new(State::default()),
                 abandon: watch::Sender::new(false),
+                flush: Mutex::new(()),
                 room: Arc::new(Notify::new()),
             }),
         };
@@ -512,52 +526,121 @@ impl AlertService {
         state.topics.get_mut(id).expect("inserted above")
     }
 
-    /// Collects one event into `event.topic` (created if absent): stores its state, sets its
-    /// previous level from the topic's last state for that ID, and queues it for every handler
+    /// Collects one event into `event.topic` (created if absent): records its state, sets its
+    /// previous level from the topic's last state for that ID, stores the state (non-OK
+    /// states are on disk before any handler sees the event), and queues it for every handler
     /// of the topic. With [`QueueFull::Drop`] it never waits: a full queue drops the event for
     /// that handler, counted and logged. With [`QueueFull::Block`] it blocks the thread until
     /// there is room, so it must not run on an async worker thread (use
     /// [`AlertService::collect_async`] there).
     pub fn collect(&self, event: Event) -> Collected {
-        let (mut collected, event, outlets) = self.record(event);
-        for outlet in &outlets {
-            let queued = match self.inner.config.queue_full {
-                QueueFull::Drop => outlet.offer(&event),
-                QueueFull::Block => outlet.offer_blocking(&event),
-            };
-            if !queued {
-                collected.dropped += 1;
-            }
+        let mut batch = Batch::default();
+        let previous_level = self.collect_into(&mut batch, event);
+        Collected {
+            previous_level,
+            dropped: self.flush(batch),
         }
-        collected
     }
 
     /// [`AlertService::collect`] for async callers: with [`QueueFull::Block`] it waits for room
     /// without blocking the thread.
     pub async fn collect_async(&self, event: Event) -> Collected {
-        let (mut collected, event, outlets) = self.record(event);
-        for outlet in &outlets {
-            let queued = match self.inner.config.queue_full {
-                QueueFull::Drop => outlet.offer(&event),
-                QueueFull::Block => outlet.offer_waiting(&event).await,
-            };
-            if !queued {
-                collected.dropped += 1;
+        let mut batch = Batch::default();
+        let previous_level = self.collect_into(&mut batch, event);
+        self.store_batch(&batch);
+        let mut dropped = 0;
+        for (outlets, event) in &batch.queued {
+            for outlet in outlets {
+                let queued = match self.inner.config.queue_full {
+                    QueueFull::Drop => outlet.offer(event),
+                    QueueFull::Block => outlet.offer_waiting(event).await,
+                };
+                dropped += usize::from(!queued);
             }
         }
-        collected
+        Collected {
+            previous_level,
+            dropped,
+        }
     }
 
-    /// The state-keeping half of a collect, under the lock; the queueing half runs without it,
-    /// so a writer waiting for room never holds up the API.
-    fn record(&self, mut event: Event) -> (Collected, Event, Vec<Outlet>) {
+    /// Records one event as [`AlertService::collect`] does, but leaves storing and queueing to
+    /// [`AlertService::flush`]: a write body's events then cost one disk sync instead of one
+    /// each. Returns the event's previous level.
+    pub fn collect_into(&self, batch: &mut Batch, event: Event) -> Level {
+        let Some((previous_level, event, outlets, needs_write)) = self.record(event) else {
+            return Level::Ok;
+        };
+        if needs_write && self.inner.config.persist_topics {
+            batch
+                .touched
+                .insert((event.topic.clone(), event.state.id.clone()));
+        }
+        if !outlets.is_empty() {
+            batch.queued.push((outlets, event));
+        }
+        previous_level
+    }
+
+    /// Stores the states a batch touched, in one transaction, then queues its events in the
+    /// order they were collected. Returns how many (event, handler) pairs were dropped.
+    pub fn flush(&self, batch: Batch) -> usize {
+        self.store_batch(&batch);
+        let mut dropped = 0;
+        for (outlets, event) in &batch.queued {
+            for outlet in outlets {
+                let queued = match self.inner.config.queue_full {
+                    QueueFull::Drop => outlet.offer(event),
+                    QueueFull::Block => outlet.offer_blocking(event),
+                };
+                dropped += usize::from(!queued);
+            }
+        }
+        dropped
+    }
+
+    /// Commits the current state of every event the batch touched. The states are read from
+    /// memory under the flush lock, so a batch that commits later never writes an older state
+    /// over a newer one; topics closed or deleted meanwhile are skipped.
+    fn store_batch(&self, batch: &Batch) {
+        if batch.touched.is_empty() {
+            return;
+        }
+        let _flushing = self.inner.flush.lock().unwrap_or_else(|e| e.into_inner());
+        let states: Vec<(String, EventState)> = {
+            let state = self.lock();
+            batch
+                .touched
+                .iter()
+                .filter_map(|(topic, id)| {
+                    let current = state.topics.get(topic)?.events.get(id)?;
+                    Some((topic.clone(), current.clone()))
+                })
+                .collect()
+        };
+        if let Err(e) = self
+            .inner
+            .store
+            .put_states(states.iter().map(|(t, s)| (t.as_str(), s)))
+        {
+            tracing::error!(
+                events = states.len(), error = %e,
+                "cannot store event states; they stay in memory and are delivered"
+            );
+        }
+    }
+
+    /// The state-keeping half of a collect, under the lock: `None` once the service is shut
+    /// down. Storing and queueing happen without the lock, so neither a disk sync nor a writer
+    /// waiting for room holds up the API.
+    fn record(&self, mut event: Event) -> Option<(Level, Event, Vec<Outlet>, bool)> {
         let mut state = self.lock();
         if state.shut_down {
             tracing::warn!(
                 topic = %event.topic, event = %event.state.id,
                 "event collected after shutdown began; not delivered"
             );
-            return (Collected::default(), event, Vec::new());
+            return None;
         }
         let topic_id = event.topic.clone();
         let topic = self.ensure_topic(&mut state, &topic_id);
@@ -570,23 +653,13 @@ impl AlertService {
         topic.collected += 1;
         // An OK state is removed from disk; when memory had none (or OK) there is nothing there.
         let needs_write = event.state.level != Level::Ok || previous_level != Level::Ok;
-        if self.inner.config.persist_topics
-            && needs_write
-            && let Err(e) = self.inner.store.put_state(&topic_id, &event.state)
-        {
-            tracing::error!(topic = %topic_id, event = %event.state.id, error = %e, "cannot store the event state");
-        }
         let outlets = topic
             .workers
             .values()
             .chain(topic.inline.iter())
             .map(Worker::outlet)
             .collect();
-        let collected = Collected {
-            previous_level,
-            dropped: 0,
-        };
-        (collected, event, outlets)
+        Some((previous_level, event, outlets, needs_write))
     }
 
     /// Whether every handler queue has room for at least one more event.

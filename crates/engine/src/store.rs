@@ -17,6 +17,11 @@ use serde_json::Value;
 use crate::HandlerSpec;
 use crate::error::StoreError;
 
+/// redb's page cache. Its default (1 GiB) grows with the file and was a third of the memory
+/// per alert series in the state benchmark (docs/benchmarks.md). Klaxon reads the states once
+/// at startup and afterwards mostly writes, which need the pages on a B-tree's path only.
+const CACHE_SIZE: usize = 16 << 20;
+
 /// The schema this build writes. Bump it, and add a migration in [`Store::open`], when a table's
 /// layout changes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -72,10 +77,12 @@ impl Store {
         let exists = path.exists();
         // redb documents that opening a file corrupted outside redb may panic; report it instead.
         let opened = std::panic::catch_unwind(|| {
+            let mut builder = Database::builder();
+            builder.set_cache_size(CACHE_SIZE);
             if exists {
-                Database::open(path)
+                builder.open(path)
             } else {
-                Database::create(path)
+                builder.create(path)
             }
         });
         let db = match opened {
@@ -220,26 +227,37 @@ impl Store {
 
     /// Stores the state of event `state.id` in `topic`; an OK state removes the entry instead.
     pub fn put_state(&self, topic: &str, state: &EventState) -> Result<(), StoreError> {
+        self.put_states([(topic, state)])
+    }
+
+    /// Stores many event states in one transaction (one disk sync), as [`Store::put_state`]
+    /// would one by one.
+    pub fn put_states<'a>(
+        &self,
+        states: impl IntoIterator<Item = (&'a str, &'a EventState)>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.io("write", e))?;
         {
             let mut table = txn
                 .open_table(TOPIC_STATES)
                 .map_err(|e| self.io("topic states", e))?;
-            let key = (topic, state.id.as_str());
-            if state.level == Level::Ok {
-                table.remove(key).map_err(|e| self.io("topic states", e))?;
-            } else {
-                let json = serde_json::to_string(&StoredState {
-                    message: state.message.clone(),
-                    details: state.details.clone(),
-                    time: state.time,
-                    duration: state.duration.as_nanos(),
-                    level: state.level,
-                })
-                .map_err(|e| self.io("encode state", e))?;
-                table
-                    .insert(key, json.as_str())
-                    .map_err(|e| self.io("topic states", e))?;
+            for (topic, state) in states {
+                let key = (topic, state.id.as_str());
+                if state.level == Level::Ok {
+                    table.remove(key).map_err(|e| self.io("topic states", e))?;
+                } else {
+                    let json = serde_json::to_string(&StoredState {
+                        message: state.message.clone(),
+                        details: state.details.clone(),
+                        time: state.time,
+                        duration: state.duration.as_nanos(),
+                        level: state.level,
+                    })
+                    .map_err(|e| self.io("encode state", e))?;
+                    table
+                        .insert(key, json.as_str())
+                        .map_err(|e| self.io("topic states", e))?;
+                }
             }
         }
         txn.commit().map_err(|e| self.io("commit", e))

@@ -13,7 +13,7 @@ use klaxon_core::{AlertResult, Level, Registry, Timestamp};
 use klaxon_pipeline::{AlertEmission, Context, DefineError, Point, ServerInfo, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::{AlertService, InlineHandler, Store};
+use crate::{AlertService, Batch, InlineHandler, Store};
 
 /// A database and retention policy a task reads.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -259,6 +259,7 @@ impl TaskManager {
 
     /// Lets every running task with wall-clock nodes emit what is due at `now`.
     pub fn tick(&self, now: Timestamp) {
+        let mut batch = Batch::default();
         for (id, running, counters) in self.running() {
             let mut running = running.lock();
             if !running.task.ticks() {
@@ -268,9 +269,11 @@ impl TaskManager {
                 alerts: &self.inner.alerts,
                 task: &id,
                 counters: &counters,
+                batch: &mut batch,
             };
             running.task.tick(now, &mut ctx);
         }
+        self.inner.alerts.flush(batch);
     }
 
     /// The running tasks with their counters, so they can be fed without the slots' lock.
@@ -557,8 +560,12 @@ impl TaskManager {
 
     /// Feeds points to every running task whose dbrps match. Returns how many task-points were
     /// processed.
+    ///
+    /// The alert events of the whole body are stored in one transaction (one disk sync) and
+    /// then queued, after every task has seen the points and released its lock.
     pub fn write(&self, points: &[Point]) -> u64 {
         let mut processed = 0;
+        let mut batch = Batch::default();
         for (id, running, counters) in self.running() {
             let mut running = running.lock();
             let Running { task, dbrps } = &mut *running;
@@ -566,6 +573,7 @@ impl TaskManager {
                 alerts: &self.inner.alerts,
                 task: &id,
                 counters: &counters,
+                batch: &mut batch,
             };
             let before = processed;
             for point in points {
@@ -582,6 +590,7 @@ impl TaskManager {
                 .points
                 .fetch_add(processed - before, Ordering::Relaxed);
         }
+        self.inner.alerts.flush(batch);
         processed
     }
 }
@@ -670,6 +679,7 @@ struct TaskContext<'a> {
     alerts: &'a AlertService,
     task: &'a str,
     counters: &'a TaskCounters,
+    batch: &'a mut Batch,
 }
 
 impl Context for TaskContext<'_> {
@@ -685,11 +695,11 @@ impl Context for TaskContext<'_> {
         if anonymous {
             let mut inline = event.clone();
             inline.topic = anonymous_topic(self.task, &node);
-            self.alerts.collect(inline);
+            self.alerts.collect_into(self.batch, inline);
         }
         if let Some(topic) = topic {
             event.topic = topic;
-            self.alerts.collect(event);
+            self.alerts.collect_into(self.batch, event);
         }
     }
 

@@ -608,3 +608,53 @@ async fn block_mode_waits_for_room_instead_of_dropping() {
     assert!(alerts.wait_for_room(DEADLINE).await);
     assert_eq!(alerts.stats().get("t", "gated").unwrap().dropped, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_stores_the_latest_state_even_when_an_older_batch_flushes_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    let (handler, mut delivered) = recorder();
+    alerts
+        .register_anonymous("t", vec![InlineHandler::new("rec", "recorder", handler)])
+        .unwrap();
+    let mut older = Batch::default();
+    assert_eq!(
+        alerts.collect_into(&mut older, event("t", "x", Level::Warning)),
+        Level::Ok
+    );
+    let mut newer = Batch::default();
+    assert_eq!(
+        alerts.collect_into(&mut newer, event("t", "x", Level::Critical)),
+        Level::Warning
+    );
+    assert_eq!(
+        alerts.collect_into(&mut newer, event("t", "y", Level::Info)),
+        Level::Ok
+    );
+    // Nothing is stored or queued before a flush.
+    assert_eq!(alerts.store().state("t", "x").unwrap(), None);
+    assert_eq!(alerts.flush(newer), 0);
+    assert_eq!(alerts.flush(older), 0);
+    let stored = |id| alerts.store().state("t", id).unwrap().map(|s| s.level);
+    assert_eq!(
+        (stored("x"), stored("y")),
+        (Some(Level::Critical), Some(Level::Info))
+    );
+    // Each batch's events are queued in order once it is flushed.
+    let got: Vec<(String, Level)> = [
+        next(&mut delivered).await,
+        next(&mut delivered).await,
+        next(&mut delivered).await,
+    ]
+    .into_iter()
+    .map(|e| (e.state.id, e.state.level))
+    .collect();
+    assert_eq!(
+        got,
+        [
+            ("x".to_owned(), Level::Critical),
+            ("y".to_owned(), Level::Info),
+            ("x".to_owned(), Level::Warning)
+        ]
+    );
+}
