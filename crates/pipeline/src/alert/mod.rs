@@ -427,20 +427,27 @@ impl AlertNode {
             fields: &point.fields,
             server: &self.server,
         };
-        let id = match self.templates.id(&input) {
-            Ok(id) => id,
-            Err(e) => {
-                ctx.point_error(&self.id, e);
-                return None;
-            }
-        };
-        let history = self.rules.history;
-        let state = self.states.entry(group.clone()).or_insert_with(|| {
-            match ctx.restore(&self.id, self.topic.as_deref(), &id) {
+        // The ID is rendered only when it is needed (a new group's restore, or an event):
+        // rendering it for every point was a fifth of the server's ingest CPU (perf, see
+        // docs/benchmarks.md), and most points neither start a group nor emit.
+        let mut id = None;
+        if !self.states.contains_key(group) {
+            let rendered = match self.templates.id(&input) {
+                Ok(rendered) => rendered,
+                Err(e) => {
+                    ctx.point_error(&self.id, e);
+                    return None;
+                }
+            };
+            let history = self.rules.history;
+            let state = match ctx.restore(&self.id, self.topic.as_deref(), &rendered) {
                 Some((level, time)) => AlertState::restored(history, level, time),
                 None => AlertState::new(history),
-            }
-        });
+            };
+            self.states.insert(group.clone(), state);
+            id = Some(rendered);
+        }
+        let state = self.states.get_mut(group)?;
         let mut predicates = Predicates {
             levels: &mut self.levels,
             resets: &mut self.resets,
@@ -454,6 +461,16 @@ impl AlertNode {
         let Decision::Emit { level, duration } = state.update(level, point.time, &self.rules)
         else {
             return None;
+        };
+        let id = match id {
+            Some(id) => id,
+            None => match self.templates.id(&input) {
+                Ok(id) => id,
+                Err(e) => {
+                    ctx.point_error(&self.id, e);
+                    return None;
+                }
+            },
         };
         let (message, details) = self.render(&input, &id, level, point.time, duration, ctx)?;
         let out = self.augment(point, &id, level, &message, duration);
