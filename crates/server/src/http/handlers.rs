@@ -152,7 +152,7 @@ pub async fn patch(
         .alerts
         .get(&topic, &id)
         .ok_or_else(|| ApiError::not_found(format!("unknown handler: {id:?}")))?;
-    let spec = apply_patch(&current, &body)?;
+    let spec = apply_patch(&current, &body, state.alerts.limits())?;
     let spec = state
         .alerts
         .replace(&topic, &id, spec)
@@ -160,20 +160,69 @@ pub async fn patch(
     Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
 }
 
-/// Applies an RFC 6902 JSON Patch `body` to `current`, as a PATCH does.
-fn apply_patch(current: &HandlerSpec, body: &[u8]) -> Result<HandlerSpec, ApiError> {
+/// Applies an RFC 6902 JSON Patch `body` to `current`, as a PATCH does, keeping the document
+/// within `[limits] max-handler-spec-size` at every step.
+fn apply_patch(
+    current: &HandlerSpec,
+    body: &[u8],
+    limits: &klaxon_engine::Limits,
+) -> Result<HandlerSpec, ApiError> {
     let patch: json_patch::Patch = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid patch json: {e}")))?;
     let mut doc = serde_json::to_value(current)
         .map_err(|e| ApiError::internal(format!("failed to update handler: {e}")))?;
-    // `patch_unsafe`, not `patch`: on a failed operation `patch` undoes the earlier ones, and
-    // some undos fail and panic (`unreachable!`): a `move` to the root whose inverse moves the
-    // root inside itself (corpus: json_patch/move_to_root_then_fail.json). `doc` is a copy that
-    // is dropped on any error, so nothing needs undoing.
-    json_patch::patch_unsafe(&mut doc, &patch)
-        .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    // Only `copy` can grow the document faster than the patch's own size (each one may double
+    // it: 30 of them in a 1.5 KB body would ask for 2^30 times the spec), so the size is
+    // tracked as an upper bound and each copied value is measured before it is copied.
+    let too_large = |size| {
+        limits
+            .check_spec_size(size)
+            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+    };
+    let mut size = json_size(&doc, usize::MAX);
+    for operation in &patch.0 {
+        if let json_patch::PatchOperation::Copy(copy) = operation {
+            let budget = limits.max_handler_spec_size.saturating_sub(size);
+            let copied = doc
+                .pointer(copy.from.as_str())
+                .map_or(0, |value| json_size(value, budget.saturating_add(1)));
+            size = size.saturating_add(copied);
+            too_large(size)?;
+        }
+        // `patch_unsafe`, not `patch`: on a failed operation `patch` undoes the earlier ones,
+        // and some undos fail and panic (`unreachable!`): a `move` to the root whose inverse
+        // moves the root inside itself (corpus: json_patch/move_to_root_then_fail.json). `doc`
+        // is a copy that is dropped on any error, so nothing needs undoing.
+        json_patch::patch_unsafe(&mut doc, std::slice::from_ref(operation))
+            .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))?;
+    }
     serde_json::from_value(doc)
         .map_err(|e| ApiError::bad_request(format!("failed to apply patch: {e}")))
+}
+
+/// The length of `value` as compact JSON, counted up to `cap` (a value larger than `cap` is not
+/// serialised further).
+fn json_size(value: &Value, cap: usize) -> usize {
+    struct Counter {
+        counted: usize,
+        cap: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.counted = self.counted.saturating_add(buf.len());
+            if self.counted > self.cap {
+                return Err(std::io::Error::other("over the cap"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { counted: 0, cap };
+    // An error means the cap was passed: the count so far already says "too large".
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.counted
 }
 
 /// `DELETE /alerts/topics/{topic}/handlers/{id}`: 204, also for an unknown handler.
@@ -203,7 +252,7 @@ mod tests {
                 options: json!({"address": "127.0.0.1:1", "list": [1, 2]}),
                 ..HandlerSpec::default()
             };
-            apply_patch(&current, bytes)
+            apply_patch(&current, bytes, &klaxon_engine::Limits::default())
                 .map(|spec| serde_json::to_string(&spec).unwrap_or_default())
                 .map_err(|e| e.to_string())
         });
@@ -247,6 +296,30 @@ mod proptests {
             options: json!({"address": "127.0.0.1:1", "list": [1, 2]}),
             ..HandlerSpec::default()
         }
+    }
+
+    #[test]
+    fn a_patch_that_copies_itself_into_a_giant_is_refused_before_it_grows() {
+        // Each copy doubles "options"; 40 of them would need 2^40 times the spec.
+        let ops: Vec<Value> = (0..40)
+            .map(|i| json!({"op": "copy", "from": "/options", "path": format!("/options/c{i}")}))
+            .collect();
+        let body = serde_json::to_vec(&ops).unwrap();
+        let limits = klaxon_engine::Limits {
+            max_handler_spec_size: 64 << 10,
+            ..klaxon_engine::Limits::default()
+        };
+        let err = apply_patch(&current(), &body, &limits).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            err.message.contains("[limits] max-handler-spec-size"),
+            "{}",
+            err.message
+        );
+        // A few copies stay within the limit and apply.
+        let small = serde_json::to_vec(&ops[..3]).unwrap();
+        let spec = apply_patch(&current(), &small, &limits).unwrap();
+        assert!(spec.options["c2"]["c1"]["c0"]["address"].is_string());
     }
 
     fn value() -> impl Strategy<Value = Value> {
@@ -311,7 +384,7 @@ mod proptests {
     fn a_failed_patch_after_a_move_to_the_root_is_refused_not_a_panic() {
         // json_patch::patch panicked undoing the move (found by the property below).
         let body = br#"[{"op":"move","from":"/id","path":""},{"op":"test","path":"/x","value":1}]"#;
-        let err = apply_patch(&current(), body).unwrap_err();
+        let err = apply_patch(&current(), body, &klaxon_engine::Limits::default()).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert!(
             err.message.starts_with("failed to apply patch: "),
@@ -328,7 +401,7 @@ mod proptests {
             ops in prop::collection::vec(operation(), 0..6),
         ) {
             let body = serde_json::to_vec(&ops).expect("JSON");
-            match apply_patch(&current(), &body) {
+            match apply_patch(&current(), &body, &klaxon_engine::Limits::default()) {
                 Ok(spec) => {
                     // What a PATCH makes is a spec that serializes and reads back as itself.
                     let again: HandlerSpec = serde_json::from_value(serde_json::to_value(&spec).expect("JSON"))
@@ -341,7 +414,7 @@ mod proptests {
 
         #[test]
         fn arbitrary_bytes_are_refused_or_applied(body in prop::collection::vec(any::<u8>(), 0..200)) {
-            if let Err(e) = apply_patch(&current(), &body) {
+            if let Err(e) = apply_patch(&current(), &body, &klaxon_engine::Limits::default()) {
                 prop_assert_eq!(e.status, StatusCode::BAD_REQUEST, "{}", e.message);
             }
         }
@@ -350,7 +423,7 @@ mod proptests {
         fn replacing_the_match_sets_it(text in "\\PC{0,40}") {
             let body = serde_json::to_vec(&json!([{"op": "replace", "path": "/match", "value": text}]))
                 .expect("JSON");
-            let spec = apply_patch(&current(), &body).map_err(|e| TestCaseError::fail(e.message))?;
+            let spec = apply_patch(&current(), &body, &klaxon_engine::Limits::default()).map_err(|e| TestCaseError::fail(e.message))?;
             prop_assert_eq!(&spec.match_, &text);
             prop_assert_eq!(spec.options, current().options);
         }
