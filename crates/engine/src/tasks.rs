@@ -151,6 +151,10 @@ struct Inner {
     registry: Registry,
     server: ServerInfo,
     slots: RwLock<BTreeMap<String, Slot>>,
+    /// Held by define, update and delete for their whole check-store-start sequence: two
+    /// concurrent defines of one ID (or one past `[limits] max-tasks`) must not both pass the
+    /// checks. Writes and ticks never take it.
+    changes: Mutex<()>,
 }
 
 impl std::fmt::Debug for TaskManager {
@@ -186,6 +190,7 @@ impl TaskManager {
                 registry,
                 server,
                 slots: RwLock::new(BTreeMap::new()),
+                changes: Mutex::new(()),
             }),
         };
         let records = manager
@@ -303,6 +308,10 @@ impl TaskManager {
             .collect()
     }
 
+    fn changing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.changes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn write_slots(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Slot>> {
         self.inner.slots.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -408,6 +417,7 @@ impl TaskManager {
         dbrps: Vec<Dbrp>,
         status: TaskStatus,
     ) -> Result<TaskInfo, TaskError> {
+        let _changing = self.changing();
         if !is_valid_task_id(id) {
             return Err(TaskError::BadRequest(format!(
                 "task ID {id:?} must contain only letters, numbers, '-', '_' and '.'"
@@ -453,6 +463,7 @@ impl TaskManager {
     /// Changes a task (`PATCH`): script, dbrps, status. A running task whose script or dbrps
     /// change is restarted.
     pub fn update(&self, id: &str, change: TaskChange) -> Result<TaskInfo, TaskError> {
+        let _changing = self.changing();
         let mut record = self
             .read_slots()
             .get(id)
@@ -496,6 +507,7 @@ impl TaskManager {
 
     /// Deletes a task, its anonymous topics and their stored states. Unknown IDs are fine.
     pub fn delete(&self, id: &str) -> Result<(), TaskError> {
+        let _changing = self.changing();
         let slot = self.write_slots().remove(id);
         if let Some(slot) = slot {
             if let Some(running) = &slot.running {

@@ -658,3 +658,48 @@ async fn a_batch_stores_the_latest_state_even_when_an_older_batch_flushes_last()
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_defines_cannot_both_pass_the_duplicate_or_count_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(
+        dir.path(),
+        EngineConfig {
+            limits: Limits {
+                max_tasks: 3,
+                ..Limits::default()
+            },
+            ..EngineConfig::default()
+        },
+    );
+    let tasks = tasks::TaskManager::open(
+        alerts.clone(),
+        alerts.store().clone(),
+        Registry::linked().unwrap(),
+        klaxon_pipeline::ServerInfo::default(),
+    )
+    .unwrap();
+    let script = "stream|from().measurement('cpu')|alert().crit(lambda: \"v\" > 1)";
+    let define_all = |ids: Vec<String>| {
+        let handles: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let tasks = tasks.clone();
+                std::thread::spawn(move || {
+                    tasks
+                        .define(&id, script, Vec::new(), tasks::TaskStatus::Enabled)
+                        .is_ok()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count()
+    };
+    assert_eq!(define_all(vec!["same".to_owned(); 8]), 1);
+    let distinct = (0..8).map(|i| format!("t{i}")).collect();
+    assert_eq!(define_all(distinct), 2);
+    assert_eq!(tasks.counts().0, 3);
+}
