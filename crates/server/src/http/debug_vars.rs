@@ -117,3 +117,24 @@ pub async fn debug_vars(State(state): State<AppState>) -> Response {
     });
     pretty(axum::http::StatusCode::OK, &body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_beyond_loopback_without_auth_is_reported_exposed() {
+        let facts = |bind_address: &str, auth_enabled| ServerFacts {
+            started: Timestamp::now(),
+            host: "h".into(),
+            cmdline: Vec::new(),
+            bind_address: bind_address.into(),
+            auth_enabled,
+        };
+        assert!(facts("0.0.0.0:9092", false).exposed_without_auth());
+        assert!(facts("10.1.2.3:9092", false).exposed_without_auth());
+        assert!(!facts("0.0.0.0:9092", true).exposed_without_auth());
+        assert!(!facts("127.0.0.1:9092", false).exposed_without_auth());
+        assert!(!facts("[::1]:9092", false).exposed_without_auth());
+    }
+}
