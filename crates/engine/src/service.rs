@@ -108,6 +108,15 @@ pub struct Batch {
     queued: Vec<(Vec<Outlet>, Event)>,
 }
 
+impl Batch {
+    /// Every (queue, event) pair, in collection order.
+    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &Event)> {
+        self.queued
+            .iter()
+            .flat_map(|(outlets, event)| outlets.iter().map(move |o| (o, event)))
+    }
+}
+
 /// What [`AlertService::collect`] did with one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Collected {
@@ -545,18 +554,16 @@ impl AlertService {
     /// [`AlertService::collect`] for async callers: with [`QueueFull::Block`] it waits for room
     /// without blocking the thread.
     pub async fn collect_async(&self, event: Event) -> Collected {
+        if self.inner.config.queue_full == QueueFull::Drop {
+            // Never waits in this mode.
+            return self.collect(event);
+        }
         let mut batch = Batch::default();
         let previous_level = self.collect_into(&mut batch, event);
         self.store_batch(&batch);
         let mut dropped = 0;
-        for (outlets, event) in &batch.queued {
-            for outlet in outlets {
-                let queued = match self.inner.config.queue_full {
-                    QueueFull::Drop => outlet.offer(event),
-                    QueueFull::Block => outlet.offer_waiting(event).await,
-                };
-                dropped += usize::from(!queued);
-            }
+        for (outlet, event) in batch.deliveries() {
+            dropped += usize::from(!outlet.offer_waiting(event).await);
         }
         Collected {
             previous_level,
@@ -586,17 +593,18 @@ impl AlertService {
     /// order they were collected. Returns how many (event, handler) pairs were dropped.
     pub fn flush(&self, batch: Batch) -> usize {
         self.store_batch(&batch);
-        let mut dropped = 0;
-        for (outlets, event) in &batch.queued {
-            for outlet in outlets {
-                let queued = match self.inner.config.queue_full {
-                    QueueFull::Drop => outlet.offer(event),
-                    QueueFull::Block => outlet.offer_blocking(event),
-                };
-                dropped += usize::from(!queued);
-            }
-        }
-        dropped
+        let block = self.inner.config.queue_full == QueueFull::Block;
+        batch
+            .deliveries()
+            .map(|(outlet, event)| {
+                if block {
+                    outlet.offer_blocking(event)
+                } else {
+                    outlet.offer(event)
+                }
+            })
+            .filter(|queued| !queued)
+            .count()
     }
 
     /// Commits the current state of every event the batch touched. The states are read from

@@ -16,7 +16,9 @@ pub struct IngressCounts {
 /// Every (database, retention policy)'s counters since the process started.
 #[derive(Debug, Default)]
 pub struct Ingress {
-    by_dbrp: Mutex<BTreeMap<(String, String), IngressCounts>>,
+    /// database → retention policy → counts: nested so a write finds its counters by `&str`
+    /// without allocating.
+    by_dbrp: Mutex<BTreeMap<String, BTreeMap<String, IngressCounts>>>,
 }
 
 impl Ingress {
@@ -32,18 +34,26 @@ impl Ingress {
 
     fn update(&self, db: &str, rp: &str, f: impl FnOnce(&mut IngressCounts)) {
         let mut map = self.by_dbrp.lock().unwrap_or_else(|e| e.into_inner());
-        // Look up before allocating: the pair almost always exists.
-        if let Some(counts) = map.get_mut(&(db.to_owned(), rp.to_owned())) {
-            f(counts);
-            return;
+        if !map.contains_key(db) {
+            map.insert(db.to_owned(), BTreeMap::new());
         }
-        f(map.entry((db.to_owned(), rp.to_owned())).or_default());
+        let by_rp = map.get_mut(db).expect("inserted above");
+        if !by_rp.contains_key(rp) {
+            by_rp.insert(rp.to_owned(), IngressCounts::default());
+        }
+        f(by_rp.get_mut(rp).expect("inserted above"));
     }
 
     /// Every pair's counters, sorted.
     pub fn snapshot(&self) -> Vec<((String, String), IngressCounts)> {
         let map = self.by_dbrp.lock().unwrap_or_else(|e| e.into_inner());
-        map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        map.iter()
+            .flat_map(|(db, by_rp)| {
+                by_rp
+                    .iter()
+                    .map(move |(rp, counts)| ((db.clone(), rp.clone()), *counts))
+            })
+            .collect()
     }
 }
 

@@ -86,6 +86,9 @@ fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
+/// Reads one outcome counter of a (topic, handler) pair.
+type Outcome = fn(&klaxon_engine::HandlerStats) -> u64;
+
 /// One scrape's view of the server.
 struct Scrape(AppState);
 
@@ -178,11 +181,11 @@ impl Collector for Scrape {
                 ("kind", s.kind.clone()),
             ]
         };
-        for (name, help, value) in [
+        let outcomes: [(&str, &str, Outcome); 5] = [
             (
                 "klaxon_events_delivered",
                 "Events the handler accepted.",
-                (|s| s.delivered) as fn(&klaxon_engine::HandlerStats) -> u64,
+                |s| s.delivered,
             ),
             (
                 "klaxon_events_failed",
@@ -204,7 +207,8 @@ impl Collector for Scrape {
                 "Retries after failed attempts.",
                 |s| s.retried,
             ),
-        ] {
+        ];
+        for (name, help, value) in outcomes {
             counters(
                 &mut encoder,
                 name,
