@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 
 use crate::*;
 
-use klaxon_handler_tcp as _;
+/// The kind of the one real handler crate these tests link, named by its crate.
+const TCP: &str = <klaxon_handler_tcp::TcpService as klaxon_core::Service>::KIND;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -132,7 +133,7 @@ async fn topic_level_is_the_true_maximum_and_previous_level_is_per_topic() {
 async fn specs_are_validated_before_anything_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let alerts = open(dir.path(), EngineConfig::default());
-    let tcp = |id: &str| spec("cpu", id, "tcp", json!({"address": "127.0.0.1:7777"}));
+    let tcp = |id: &str| spec("cpu", id, TCP, json!({"address": "127.0.0.1:7777"}));
     let err = |s: HandlerSpec| alerts.define(s).unwrap_err().to_string();
 
     assert_eq!(
@@ -144,7 +145,7 @@ async fn specs_are_validated_before_anything_is_stored() {
         "unsupported action kind \"slak\"; this server has: aggregate, publish, tcp"
     );
     assert_eq!(
-        err(spec("cpu", "x", "tcp", json!({"adress": "x"}))),
+        err(spec("cpu", "x", TCP, json!({"adress": "x"}))),
         "tcp: unknown option \"adress\", expected one of: address"
     );
     assert!(
@@ -205,11 +206,11 @@ async fn a_disabled_kind_is_refused_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::linked()
         .unwrap()
-        .without(&["tcp".to_owned()], "[server] disable-handlers");
+        .without(&[TCP.to_owned()], "[server] disable-handlers");
     let services = Arc::new(Services::build(&Default::default(), &registry).unwrap());
     let store = Store::open(&dir.path().join("klaxon.db")).unwrap();
     let alerts = AlertService::open(services, store, EngineConfig::default()).unwrap();
-    let tcp = spec("cpu", "t", "tcp", json!({"address": "127.0.0.1:7777"}));
+    let tcp = spec("cpu", "t", TCP, json!({"address": "127.0.0.1:7777"}));
     let err = alerts.define(tcp).unwrap_err();
     assert!(matches!(err, EngineError::DisabledKind(_)), "{err:?}");
     assert_eq!(
@@ -369,7 +370,7 @@ async fn specs_and_non_ok_states_survive_a_reopen() {
             .define(spec(
                 "cpu",
                 "h",
-                "tcp",
+                TCP,
                 json!({"address": "127.0.0.1:7777"}),
             ))
             .unwrap();
@@ -381,7 +382,7 @@ async fn specs_and_non_ok_states_survive_a_reopen() {
         alerts.shutdown();
     }
     let alerts = open(dir.path(), EngineConfig::default());
-    assert_eq!(alerts.get("cpu", "h").unwrap().kind, "tcp");
+    assert_eq!(alerts.get("cpu", "h").unwrap().kind, TCP);
     let ids: Vec<String> = alerts
         .events("cpu", Level::Ok)
         .unwrap()

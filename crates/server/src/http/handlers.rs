@@ -248,7 +248,7 @@ mod tests {
             let current = HandlerSpec {
                 id: "h".into(),
                 topic: "cpu".into(),
-                kind: "tcp".into(),
+                kind: "relay".into(),
                 options: json!({"address": "127.0.0.1:1", "list": [1, 2]}),
                 ..HandlerSpec::default()
             };
@@ -292,7 +292,7 @@ mod proptests {
         HandlerSpec {
             id: "h".into(),
             topic: "cpu".into(),
-            kind: "tcp".into(),
+            kind: "relay".into(),
             options: json!({"address": "127.0.0.1:1", "list": [1, 2]}),
             ..HandlerSpec::default()
         }
