@@ -10,12 +10,7 @@ use serde_json::{Value, json};
 use crate::topic_handlers::{TEST_EVENTS, post_event};
 
 fn define(server: &Klaxond, topic: &str, body: Value) {
-    let response = server.send(
-        "POST",
-        &format!("/kapacitor/v1/alerts/topics/{topic}/handlers"),
-        &body.to_string(),
-    );
-    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    server.define_handler(topic, &body);
 }
 
 fn tcp_handler(id: &str, sink: &TcpSink) -> Value {

@@ -11,12 +11,7 @@ use serde_json::{Value, json};
 use crate::topic_handlers::{TEST_EVENTS, post_event};
 
 fn define(server: &Klaxond, topic: &str, body: Value) {
-    let response = server.send(
-        "POST",
-        &format!("/kapacitor/v1/alerts/topics/{topic}/handlers"),
-        &body.to_string(),
-    );
-    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    server.define_handler(topic, &body);
 }
 
 fn pair<'a>(topic: &'a str, handler: &'a str) -> [(&'a str, &'a str); 2] {
@@ -44,14 +39,8 @@ fn write(server: &Klaxond, body: &str) -> reqwest::blocking::Response {
 
 /// Defines an enabled stream task over `telegraf.autogen`.
 fn define_task(server: &Klaxond, id: &str, script: &str) {
-    let response = server.send(
-        "POST",
-        "/kapacitor/v1/tasks",
-        &json!({"id": id, "type": "stream", "dbrps": [{"db": "telegraf", "rp": "autogen"}],
-                "script": script, "status": "enabled"})
-        .to_string(),
-    );
-    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    let (status, answer) = server.define_task(id, script, &[("telegraf", "autogen")]);
+    assert_eq!(status, 200, "{answer}");
 }
 
 #[test]

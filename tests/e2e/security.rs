@@ -21,9 +21,7 @@ fn exec_tick(prog: &str, args: &[&str]) -> String {
 }
 
 fn define_task(server: &Klaxond, id: &str, script: &str) -> (u16, Value) {
-    let body = json!({"id": id, "type": "stream", "script": script, "status": "enabled"});
-    let response = server.send("POST", "/kapacitor/v1/tasks", &body.to_string());
-    (response.status().as_u16(), response.json().unwrap())
+    server.define_task(id, script, &[])
 }
 
 fn write_cpu(server: &Klaxond) {

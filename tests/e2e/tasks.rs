@@ -245,14 +245,7 @@ fn oversized_bodies_get_413() {
 }
 
 fn define_status(server: &Klaxond, id: &str, script: &str) -> (u16, Value) {
-    let body =
-        serde_json::json!({"id": id, "type": "stream", "script": script, "status": "enabled"});
-    let response = server.send("POST", "/kapacitor/v1/tasks", &body.to_string());
-    let status = response.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&response.text().unwrap()).unwrap(),
-    )
+    server.define_task(id, script, &[])
 }
 
 #[test]

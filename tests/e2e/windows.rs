@@ -28,15 +28,8 @@ fn write_alert_srpl(server: &Klaxond) {
 }
 
 fn define(server: &Klaxond, id: &str, script: &str) {
-    let body = serde_json::json!({
-        "id": id,
-        "type": "stream",
-        "dbrps": [{"db": "dbname", "rp": "rpname"}],
-        "script": script,
-        "status": "enabled",
-    });
-    let response = server.send("POST", "/kapacitor/v1/tasks", &body.to_string());
-    assert_eq!(response.status().as_u16(), 200, "{:?}", response.text());
+    let (status, answer) = server.define_task(id, script, &[("dbname", "rpname")]);
+    assert_eq!(status, 200, "{answer}");
 }
 
 const WINDOW_COUNT: &str = r#"stream

@@ -338,6 +338,46 @@ impl Klaxond {
             .expect("request")
     }
 
+    /// `POST /kapacitor/v1/tasks` of an enabled stream task reading `dbrps` (none: the script's
+    /// `dbrp` statements, or every database): the status and the JSON answer.
+    pub fn define_task(
+        &self,
+        id: &str,
+        script: &str,
+        dbrps: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let mut body =
+            serde_json::json!({"id": id, "type": "stream", "script": script, "status": "enabled"});
+        if !dbrps.is_empty() {
+            body["dbrps"] = dbrps
+                .iter()
+                .map(|(db, rp)| serde_json::json!({"db": db, "rp": rp}))
+                .collect();
+        }
+        let response = self.send("POST", "/kapacitor/v1/tasks", &body.to_string());
+        let status = response.status().as_u16();
+        let text = response.text().expect("task answer");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// `POST /kapacitor/v1/alerts/topics/<topic>/handlers` with `spec`; panics unless 200.
+    pub fn define_handler(&self, topic: &str, spec: &serde_json::Value) {
+        let response = self.send(
+            "POST",
+            &format!("/kapacitor/v1/alerts/topics/{topic}/handlers"),
+            &spec.to_string(),
+        );
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().unwrap_or_default()
+        );
+    }
+
     /// Runs the `klaxon` CLI against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(klaxon_bin())
