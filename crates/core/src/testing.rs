@@ -155,3 +155,25 @@ where
         })
         .collect()
 }
+
+/// The result [`replay_corpus`] gave for the corpus file named `name`.
+///
+/// # Panics
+///
+/// When no file has that name, so a renamed seed fails its test instead of being skipped.
+///
+/// ```
+/// use std::path::PathBuf;
+/// let results = vec![(PathBuf::from("corpus/ok.txt"), Ok("42".to_owned()))];
+/// assert_eq!(klaxon_core::testing::corpus_result(&results, "ok.txt"), &Ok("42".to_owned()));
+/// ```
+pub fn corpus_result<'a>(
+    results: &'a [(std::path::PathBuf, Result<String, String>)],
+    name: &str,
+) -> &'a Result<String, String> {
+    &results
+        .iter()
+        .find(|(path, _)| path.file_name().is_some_and(|f| f == name))
+        .unwrap_or_else(|| panic!("no corpus file {name}"))
+        .1
+}

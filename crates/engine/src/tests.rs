@@ -367,12 +367,7 @@ async fn specs_and_non_ok_states_survive_a_reopen() {
     {
         let alerts = open(dir.path(), EngineConfig::default());
         alerts
-            .define(spec(
-                "cpu",
-                "h",
-                TCP,
-                json!({"address": "127.0.0.1:7777"}),
-            ))
+            .define(spec("cpu", "h", TCP, json!({"address": "127.0.0.1:7777"})))
             .unwrap();
         alerts.collect(event("cpu", "crit", Level::Critical));
         alerts.collect(event("cpu", "back", Level::Warning));

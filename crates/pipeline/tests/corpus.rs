@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use klaxon_core::testing::replay_corpus;
+use klaxon_core::testing::{corpus_result as result, replay_corpus};
 use klaxon_core::{FieldValue, GoDuration, Level, Registry, Timestamp};
 use klaxon_pipeline::alert::{TemplateInput, Templates};
 use klaxon_pipeline::ingest::{Precision, parse_with};
@@ -22,18 +22,6 @@ fn corpus(parser: &str) -> PathBuf {
 
 fn text(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))
-}
-
-/// The result for the corpus file `name`.
-fn result<'a>(
-    results: &'a [(PathBuf, Result<String, String>)],
-    name: &str,
-) -> &'a Result<String, String> {
-    &results
-        .iter()
-        .find(|(path, _)| path.file_name().is_some_and(|f| f == name))
-        .unwrap_or_else(|| panic!("no corpus file {name}"))
-        .1
 }
 
 #[test]

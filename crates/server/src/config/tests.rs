@@ -183,13 +183,7 @@ fn the_config_corpus_gets_an_answer_for_every_file() {
             .map(|c| format!("max-tasks {}", c.server.limits.max_tasks))
             .map_err(|e| e.to_string())
     });
-    let result = |name: &str| {
-        results
-            .iter()
-            .find(|(p, _)| p.ends_with(name))
-            .map(|(_, r)| r.clone())
-            .unwrap()
-    };
+    let result = |name: &str| klaxon_core::testing::corpus_result(&results, name).clone();
     assert_eq!(result("defaults.toml"), Ok("max-tasks 10".to_owned()));
     assert!(
         result("zero_limits.toml")

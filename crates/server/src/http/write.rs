@@ -320,13 +320,7 @@ mod tests {
             .map(|points| format!("{} points", points.len()))
             .map_err(|e| format!("{} {}", e.status.as_u16(), e.message))
         });
-        let result = |name: &str| {
-            results
-                .iter()
-                .find(|(p, _)| p.ends_with(name))
-                .map(|(_, r)| r.clone())
-                .unwrap()
-        };
+        let result = |name: &str| klaxon_core::testing::corpus_result(&results, name).clone();
         assert_eq!(result("valid.lp"), Ok("2 points".to_owned()));
         assert_eq!(result("valid.lp.gz"), Ok("1 points".to_owned()));
         assert!(
