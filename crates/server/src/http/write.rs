@@ -47,6 +47,16 @@ impl WriteError {
         }
     }
 
+    /// 503 with `Retry-After: seconds`: the server cannot take the write now (shutting down,
+    /// or handler queues full under `[alert] queue-full = "block"`).
+    pub fn unavailable(message: impl Into<String>, retry_after: u64) -> Self {
+        WriteError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
     fn too_large(limit: usize) -> Self {
         WriteError {
             status: StatusCode::PAYLOAD_TOO_LARGE,

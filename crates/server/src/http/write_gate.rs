@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use klaxon_engine::{AlertService, QueueFull};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -85,16 +84,5 @@ impl WriteGate {
 
     fn retry_after(&self) -> u64 {
         self.patience.as_secs().max(1)
-    }
-}
-
-impl WriteError {
-    /// 503 with `Retry-After: seconds`.
-    pub fn unavailable(message: impl Into<String>, retry_after: u64) -> Self {
-        WriteError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: message.into(),
-            retry_after: Some(retry_after),
-        }
     }
 }
