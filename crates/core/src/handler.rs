@@ -57,6 +57,7 @@ pub trait Handler: Send + Sync + fmt::Debug + 'static {
 pub struct HandlerError {
     message: String,
     retryable: bool,
+    retry_after: Option<Duration>,
 }
 
 impl HandlerError {
@@ -65,6 +66,7 @@ impl HandlerError {
         HandlerError {
             message: message.into(),
             retryable: false,
+            retry_after: None,
         }
     }
 
@@ -73,6 +75,7 @@ impl HandlerError {
         HandlerError {
             message: message.into(),
             retryable: true,
+            retry_after: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl HandlerError {
         HandlerError {
             message: format!("{context}: {err}"),
             retryable,
+            retry_after: None,
         }
     }
 
@@ -108,6 +112,46 @@ impl HandlerError {
             "{what} timed out after {}",
             GoDuration::from_std(after)
         ))
+    }
+
+    /// The same error, asking that a retry wait at least `after` (an HTTP `Retry-After`). The
+    /// engine waits the longer of this and its own backoff, and gives up instead when the wait
+    /// would pass its retry budget.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let err = klaxon_core::HandlerError::transient("503").with_retry_after(Duration::from_secs(9));
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(9)));
+    /// ```
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The same error with another message, still retryable or not, and after the same
+    /// `Retry-After`: for a handler that rewrites a message made elsewhere, to keep a secret out
+    /// of it or to add what to do.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use klaxon_core::HandlerError;
+    ///
+    /// let err = HandlerError::transient("POST https://h/key-123: 503 Service Unavailable")
+    ///     .with_retry_after(Duration::from_secs(5));
+    /// let hidden = err.message().replace("key-123", "<api-key>");
+    /// let err = err.with_message(hidden);
+    /// assert_eq!(err.message(), "POST https://h/<api-key>: 503 Service Unavailable");
+    /// assert!(err.is_retryable());
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+    /// ```
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// How long the receiver asked to wait before a retry, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// Whether retrying the delivery could succeed.
@@ -146,6 +190,20 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_new_message_keeps_the_retry_classification() {
+        let permanent = HandlerError::permanent("a").with_message("b");
+        assert_eq!(permanent, HandlerError::permanent("b"));
+        let after = Duration::from_secs(3);
+        let transient = HandlerError::transient("a")
+            .with_retry_after(after)
+            .with_message("b");
+        assert_eq!(
+            transient,
+            HandlerError::transient("b").with_retry_after(after)
+        );
     }
 
     #[test]

@@ -9,34 +9,46 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::decode::{Noun, decode_into};
-use crate::{Handler, HandlerError, Service, ServiceConfig, TickShape};
+use crate::naming::{self, NameError};
+use crate::{Handler, HandlerError, Init, Live, ServerUrl, Service, ServiceConfig, TickShape};
 
 /// One registered handler kind: `'static` data and function pointers, made by
 /// [`Registration::of`] and collected at link time.
 pub struct Registration {
     kind: &'static str,
+    section: &'static str,
+    element_key: Option<&'static str>,
+    package: &'static str,
     description: &'static str,
     tick: TickShape,
     secrets: &'static [&'static str],
     default_config: fn() -> Value,
     config_schema: fn() -> schemars::Schema,
     options_schema: fn() -> schemars::Schema,
-    build: fn(&Value) -> Result<Arc<dyn DynService>, ServiceError>,
+    build: BuildFn,
 }
+
+/// Decodes a configuration section and builds the erased service.
+type BuildFn = fn(&Value, &ServerContext) -> Result<Arc<dyn DynService>, ServiceError>;
 
 inventory::collect!(Registration);
 
 impl Registration {
-    /// The registration of service `S`. Used by [`register_service!`](crate::register_service).
-    pub const fn of<S: Service>() -> Registration {
+    /// The registration of service `S` from the crate `package`. Used by
+    /// [`register_service!`](crate::register_service), which passes the crate's package name.
+    pub const fn of<S: Service>(package: &'static str) -> Registration {
         Registration {
             kind: S::KIND,
+            section: S::SECTION,
+            element_key: <S::Config as ServiceConfig>::ELEMENT_KEY,
+            package,
             description: S::DESCRIPTION,
             tick: S::TICK,
             secrets: <S::Config as ServiceConfig>::SECRETS,
@@ -50,6 +62,22 @@ impl Registration {
     /// The kind name.
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// The configuration section and service-test name (the kind unless the crate says
+    /// otherwise, as `post` has `httppost`).
+    pub fn section(&self) -> &'static str {
+        self.section
+    }
+
+    /// For a list section (`[[httppost]]`), the key naming an element.
+    pub fn element_key(&self) -> Option<&'static str> {
+        self.element_key
+    }
+
+    /// The package (crate) that registered the kind, for errors that must name it.
+    pub fn package(&self) -> &'static str {
+        self.package
     }
 
     /// One line saying what the handler does.
@@ -83,9 +111,19 @@ impl Registration {
     }
 
     /// Decodes and validates a configuration section (`null` for the defaults) and builds the
-    /// service. Errors read `foo: must specify the Foo server URL`.
+    /// service, as for tests and tools (see [`ServerContext::default`]). Errors read
+    /// `foo: must specify the Foo server URL`.
     pub fn build(&self, section: &Value) -> Result<Arc<dyn DynService>, ServiceError> {
-        (self.build)(section)
+        (self.build)(section, &ServerContext::default())
+    }
+
+    /// [`Registration::build`] with what the running server provides.
+    pub fn build_with(
+        &self,
+        section: &Value,
+        context: &ServerContext,
+    ) -> Result<Arc<dyn DynService>, ServiceError> {
+        (self.build)(section, context)
     }
 }
 
@@ -93,6 +131,7 @@ impl fmt::Debug for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration")
             .field("kind", &self.kind)
+            .field("package", &self.package)
             .field("tick", &self.tick)
             .finish_non_exhaustive()
     }
@@ -107,20 +146,57 @@ fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
 }
 
 fn decode_config<S: Service>(section: &Value) -> Result<S::Config, ServiceError> {
-    let config = decode_into(&S::Config::default(), section, Noun::Key)
-        .map_err(|e| ServiceError::new(S::KIND, e))?;
-    config
-        .validate()
-        .map_err(|e| ServiceError::new(S::KIND, e))?;
-    Ok(config)
+    S::Config::decode(section).map_err(|e| ServiceError::new(S::SECTION, e))
 }
 
-fn build<S: Service>(section: &Value) -> Result<Arc<dyn DynService>, ServiceError> {
+fn build<S: Service>(
+    section: &Value,
+    context: &ServerContext,
+) -> Result<Arc<dyn DynService>, ServiceError> {
     let config = decode_config::<S>(section)?;
-    Ok(Arc::new(Erased {
-        service: S::new(config.clone()),
-        config: RwLock::new(config),
-    }))
+    let init = Init::new(config)
+        .with_data_dir(context.data_dir.join(S::KIND))
+        .with_server_url(context.server_url.clone());
+    let config = init.config.clone();
+    let service = S::new(init).map_err(|e| ServiceError::new(S::SECTION, e))?;
+    Ok(Arc::new(Erased { service, config }))
+}
+
+/// What the running server gives every service it builds, beyond its configuration section.
+/// `#[non_exhaustive]`: the server fills it with [`ServerContext::new`]; tests use the default.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct ServerContext {
+    /// The parent of each service's [`Init::data_dir`]: `<data-dir>/services`.
+    pub data_dir: PathBuf,
+    /// Every service's [`Init::server_url`], which the server sets once it listens.
+    pub server_url: ServerUrl,
+}
+
+impl ServerContext {
+    /// The context of a server whose data directory is `data_dir`; its URL is set later.
+    ///
+    /// ```
+    /// let context = klaxon_core::ServerContext::new(std::path::Path::new("/var/lib/klaxon"));
+    /// assert_eq!(context.data_dir, std::path::Path::new("/var/lib/klaxon/services"));
+    /// context.server_url.set("http://klaxon.example.com:9092/kapacitor/v1");
+    /// ```
+    pub fn new(data_dir: &std::path::Path) -> ServerContext {
+        ServerContext {
+            data_dir: data_dir.join("services"),
+            server_url: ServerUrl::default(),
+        }
+    }
+}
+
+impl Default for ServerContext {
+    /// Services' data directories under the system's temporary directory, and no server URL.
+    fn default() -> Self {
+        ServerContext {
+            data_dir: std::env::temp_dir().join("klaxon-services"),
+            server_url: ServerUrl::default(),
+        }
+    }
 }
 
 /// An error that belongs to one handler kind; it reads `<kind>: <message>`.
@@ -176,6 +252,9 @@ pub trait DynService: Send + Sync + fmt::Debug {
     /// The kind name.
     fn kind(&self) -> &'static str;
 
+    /// The configuration section and service-test name ([`Service::SECTION`]).
+    fn section(&self) -> &'static str;
+
     /// The current configuration section.
     fn config(&self) -> Value;
 
@@ -193,6 +272,12 @@ pub trait DynService: Send + Sync + fmt::Debug {
         self.handler(options).map(|_| ())
     }
 
+    /// The kind's `global` setting now ([`Service::global`]).
+    fn global(&self) -> crate::Global;
+
+    /// The endpoints offered to `|httpPost()` ([`Service::http_post_endpoints`]).
+    fn http_post_endpoints(&self) -> Option<Vec<crate::PostEndpoint>>;
+
     /// The service test's default options.
     fn test_options(&self) -> Value;
 
@@ -208,7 +293,8 @@ pub trait DynService: Send + Sync + fmt::Debug {
 
 struct Erased<S: Service> {
     service: S,
-    config: RwLock<S::Config>,
+    /// The same handle the service got in its `Init`: replacing it here reaches the service.
+    config: Live<S::Config>,
 }
 
 impl<S: Service> fmt::Debug for Erased<S> {
@@ -223,15 +309,20 @@ impl<S: Service> DynService for Erased<S> {
         S::KIND
     }
 
+    fn section(&self) -> &'static str {
+        S::SECTION
+    }
+
     fn config(&self) -> Value {
-        let config = self.config.read().unwrap_or_else(|e| e.into_inner());
-        serde_json::to_value(&*config).unwrap_or(Value::Null)
+        serde_json::to_value(&*self.config.get()).unwrap_or(Value::Null)
     }
 
     fn update(&self, section: &Value) -> Result<(), ServiceError> {
         let config = decode_config::<S>(section)?;
-        self.service.update(config.clone());
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+        self.service
+            .reconfigure(&config)
+            .map_err(|e| ServiceError::new(S::SECTION, e))?;
+        self.config.replace(config);
         Ok(())
     }
 
@@ -245,6 +336,14 @@ impl<S: Service> DynService for Erased<S> {
         self.service
             .handler(options)
             .map_err(|e| ServiceError::new(S::KIND, e))
+    }
+
+    fn global(&self) -> crate::Global {
+        self.service.global()
+    }
+
+    fn http_post_endpoints(&self) -> Option<Vec<crate::PostEndpoint>> {
+        self.service.http_post_endpoints()
     }
 
     fn test_options(&self) -> Value {
@@ -281,7 +380,7 @@ impl<S: Service> DynService for Erased<S> {
 macro_rules! register_service {
     ($service:ty) => {
         $crate::inventory::submit! {
-            $crate::registry::Registration::of::<$service>()
+            $crate::registry::Registration::of::<$service>(env!("CARGO_PKG_NAME"))
         }
     };
 }
@@ -297,6 +396,9 @@ macro_rules! register_service {
 #[derive(Debug, Clone)]
 pub struct Registry {
     entries: BTreeMap<&'static str, &'static Registration>,
+    /// The same registrations by TICKscript property, disabled ones included (a property naming
+    /// a disabled kind is refused as disabled, not as unknown).
+    by_property: BTreeMap<&'static str, &'static Registration>,
     /// Linked kinds removed by [`Registry::without`], with the setting that removed them.
     disabled: BTreeMap<&'static str, (&'static Registration, Arc<str>)>,
 }
@@ -341,24 +443,80 @@ impl DisabledKind {
     }
 }
 
-/// The registry could not be assembled.
+/// The registry could not be assembled: every problem found among the linked crates, so that
+/// one start reports them all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RegistryError {
+#[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct RegistryError {
+    problems: Vec<RegistryProblem>,
+}
+
+impl RegistryError {
+    /// The problems, in the order they were found.
+    pub fn problems(&self) -> &[RegistryProblem] {
+        &self.problems
+    }
+}
+
+/// One problem among the linked handler crates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryProblem {
+    /// A crate's kind or TICKscript property breaks a naming rule ([`crate::naming`]).
+    #[error("{package}: {error}")]
+    Name {
+        /// The crate that registered it.
+        package: &'static str,
+        /// The rule broken.
+        error: NameError,
+    },
     /// Two linked crates register the same kind.
     #[error(
-        "handler kind {0:?} is registered twice: two linked handler crates claim it; remove one \
-         from the server binary's dependencies"
+        "handler kind {kind:?} is registered twice, by {first} and {second}; remove one from \
+         the server binary's dependencies"
     )]
-    DuplicateKind(String),
-    /// A kind name breaks the naming rule.
+    DuplicateKind {
+        /// The kind.
+        kind: &'static str,
+        /// The crate registered first.
+        first: &'static str,
+        /// The crate registered second.
+        second: &'static str,
+    },
+    /// Two linked crates claim the same configuration section (and service-test name).
     #[error(
-        "handler kind {0:?} is not a valid name: use lowercase letters, digits and '-', starting \
-         with a letter"
+        "configuration section [{section}] is claimed twice, by {first} (kind {first_kind:?}) and \
+         {second} (kind {second_kind:?}); remove one from the server binary's dependencies"
     )]
-    InvalidKind(String),
-    /// A kind name is reserved for a kind built into the engine.
-    #[error("handler kind {0:?} is reserved by the engine; rename the handler")]
-    ReservedKind(String),
+    DuplicateSection {
+        /// The section.
+        section: &'static str,
+        /// The crate registered first.
+        first: &'static str,
+        /// Its kind.
+        first_kind: &'static str,
+        /// The crate registered second.
+        second: &'static str,
+        /// Its kind.
+        second_kind: &'static str,
+    },
+    /// Two linked crates claim the same TICKscript property.
+    #[error(
+        "TICKscript property .{property}() is claimed twice, by {first} (kind {first_kind:?}) and \
+         {second} (kind {second_kind:?}); remove one from the server binary's dependencies or \
+         rename one property"
+    )]
+    DuplicateProperty {
+        /// The property.
+        property: &'static str,
+        /// The crate registered first.
+        first: &'static str,
+        /// Its kind.
+        first_kind: &'static str,
+        /// The crate registered second.
+        second: &'static str,
+        /// Its kind.
+        second_kind: &'static str,
+    },
 }
 
 impl Registry {
@@ -367,32 +525,72 @@ impl Registry {
         Registry::from_registrations(inventory::iter::<Registration>())
     }
 
-    /// A registry of the given registrations; fails on a duplicate or malformed kind.
+    /// A registry of the given registrations. Fails, listing every problem, when a kind or
+    /// property breaks a naming rule ([`crate::naming`]) or two registrations share a kind or a
+    /// TICKscript property.
     pub fn from_registrations(
         registrations: impl IntoIterator<Item = &'static Registration>,
     ) -> Result<Registry, RegistryError> {
-        let mut entries = BTreeMap::new();
+        let mut entries: BTreeMap<&'static str, &'static Registration> = BTreeMap::new();
+        let mut by_property: BTreeMap<&'static str, &'static Registration> = BTreeMap::new();
+        let mut problems = Vec::new();
+        // Sorted, so that which crate an error names first does not depend on link order.
+        let mut registrations: Vec<&'static Registration> = registrations.into_iter().collect();
+        registrations.sort_by_key(|r| (r.kind, r.package));
         for registration in registrations {
-            let kind = registration.kind;
-            if !is_valid_kind(kind) {
-                return Err(RegistryError::InvalidKind(kind.to_owned()));
+            let package = registration.package;
+            let names = naming::check_kind(registration.kind)
+                .and_then(|()| naming::check_section(registration.section))
+                .and_then(|()| naming::check_property(registration.tick.property));
+            if let Err(error) = names {
+                problems.push(RegistryProblem::Name { package, error });
+                continue;
             }
-            if entries.insert(kind, registration).is_some() {
-                return Err(RegistryError::DuplicateKind(kind.to_owned()));
+            if let Some(first) = entries.get(registration.kind) {
+                problems.push(RegistryProblem::DuplicateKind {
+                    kind: registration.kind,
+                    first: first.package,
+                    second: package,
+                });
+                continue;
             }
+            if let Some(first) = by_property.get(registration.tick.property) {
+                problems.push(RegistryProblem::DuplicateProperty {
+                    property: registration.tick.property,
+                    first: first.package,
+                    first_kind: first.kind,
+                    second: package,
+                    second_kind: registration.kind,
+                });
+                continue;
+            }
+            if let Some(first) = entries.values().find(|r| r.section == registration.section) {
+                problems.push(RegistryProblem::DuplicateSection {
+                    section: registration.section,
+                    first: first.package,
+                    first_kind: first.kind,
+                    second: package,
+                    second_kind: registration.kind,
+                });
+                continue;
+            }
+            entries.insert(registration.kind, registration);
+            by_property.insert(registration.tick.property, registration);
+        }
+        if !problems.is_empty() {
+            return Err(RegistryError { problems });
         }
         Ok(Registry {
             entries,
+            by_property,
             disabled: BTreeMap::new(),
         })
     }
 
-    /// Fails if a linked kind uses one of the `reserved` names.
-    pub fn check_reserved(&self, reserved: &[&str]) -> Result<(), RegistryError> {
-        match reserved.iter().find(|r| self.entries.contains_key(*r)) {
-            Some(kind) => Err(RegistryError::ReservedKind((*kind).to_owned())),
-            None => Ok(()),
-        }
+    /// The registration whose TICKscript property is `property` (`.tcp()` is `tcp`), disabled
+    /// or not; check [`Registry::disabled`] before using it.
+    pub fn by_property(&self, property: &str) -> Option<&'static Registration> {
+        self.by_property.get(property).copied()
     }
 
     /// The same registry without the given kinds (the server's `disable-handlers`). The removed
@@ -402,7 +600,7 @@ impl Registry {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use klaxon_core::{async_trait, Handler, HandlerError, Invalid, Service, ServiceConfig, TickShape};
+    /// # use klaxon_core::{async_trait, Handler, HandlerError, Init, Invalid, Service, ServiceConfig, TickShape};
     /// # #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
     /// # pub struct Config {}
     /// # impl ServiceConfig for Config {}
@@ -416,18 +614,15 @@ impl Registry {
     /// #     type Config = Config;
     /// #     type Options = Config;
     /// #     type TestOptions = Config;
-    /// #     fn new(_: Config) -> Self { PagerService }
-    /// #     fn update(&self, _: Config) {}
-    /// #     fn default_options(&self) -> Config { Config {} }
+    /// #     fn new(_: Init<Config>) -> Result<Self, Invalid> { Ok(PagerService) }
     /// #     fn handler(&self, _: Config) -> Result<Arc<dyn Handler>, Invalid> {
     /// #         Err(Invalid::new("not in this example"))
     /// #     }
-    /// #     fn test_options(&self) -> Config { Config {} }
     /// #     async fn test(&self, _: Config) -> Result<(), HandlerError> { Ok(()) }
     /// # }
     /// use klaxon_core::{Registration, Registry};
     ///
-    /// static PAGER: Registration = Registration::of::<PagerService>();
+    /// static PAGER: Registration = Registration::of::<PagerService>("klaxon-handler-pager");
     ///
     /// let linked = Registry::from_registrations([&PAGER]).unwrap();
     /// let registry = linked.without(&["pager".to_owned()], "--disable-handlers");
@@ -473,6 +668,21 @@ impl Registry {
         self.entries.get(kind).copied()
     }
 
+    /// The registration whose configuration section (and service-test name) is `section`.
+    pub fn by_section(&self, section: &str) -> Option<&'static Registration> {
+        self.entries
+            .values()
+            .copied()
+            .find(|r| r.section == section)
+    }
+
+    /// The configuration sections, sorted.
+    pub fn sections(&self) -> Vec<&'static str> {
+        let mut sections: Vec<&'static str> = self.entries.values().map(|r| r.section).collect();
+        sections.sort_unstable();
+        sections
+    }
+
     /// The kind names, sorted.
     pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.entries.keys().copied()
@@ -502,15 +712,139 @@ impl Registry {
     }
 }
 
-/// Lowercase letters, digits and `-`, starting with a letter.
-///
-/// ```
-/// assert!(klaxon_core::registry::is_valid_kind("pager-duty2"));
-/// assert!(!klaxon_core::registry::is_valid_kind("2fa"));
-/// assert!(!klaxon_core::registry::is_valid_kind("Slack"));
-/// ```
-pub fn is_valid_kind(kind: &str) -> bool {
-    let mut chars = kind.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Invalid, sample_test};
+
+    #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    struct Config {}
+
+    impl ServiceConfig for Config {}
+
+    /// A service of any kind and property, for the registry's checks.
+    macro_rules! service {
+        ($name:ident, $kind:literal, $property:literal) => {
+            #[derive(Debug)]
+            struct $name;
+
+            #[async_trait]
+            impl Service for $name {
+                const KIND: &'static str = $kind;
+                const DESCRIPTION: &'static str = "a test kind";
+                const TICK: TickShape = TickShape::new($property);
+                type Config = Config;
+                type Options = Config;
+                type TestOptions = Config;
+
+                fn new(_: Init<Config>) -> Result<Self, Invalid> {
+                    Ok($name)
+                }
+                fn handler(&self, _: Config) -> Result<Arc<dyn Handler>, Invalid> {
+                    Err(Invalid::new("no handlers here"))
+                }
+                async fn test(&self, options: Config) -> Result<(), HandlerError> {
+                    sample_test(self, options, "test").await
+                }
+            }
+        };
+    }
+
+    service!(Pager, "pager", "pager");
+    service!(OtherPager, "pager", "otherPager");
+    service!(Beeper, "beeper", "pager");
+    service!(Messenger, "messenger", "message");
+    service!(Publisher, "publish", "publisher");
+    service!(Chat, "hipchat", "hipChat");
+    service!(Shouty, "Shouty", "shouty");
+
+    static PAGER: Registration = Registration::of::<Pager>("klaxon-handler-pager");
+    static OTHER_PAGER: Registration = Registration::of::<OtherPager>("klaxon-handler-other");
+    static BEEPER: Registration = Registration::of::<Beeper>("klaxon-handler-beeper");
+    static MESSENGER: Registration = Registration::of::<Messenger>("klaxon-handler-messenger");
+    static PUBLISHER: Registration = Registration::of::<Publisher>("klaxon-handler-publish");
+    static CHAT: Registration = Registration::of::<Chat>("klaxon-handler-hipchat");
+    static SHOUTY: Registration = Registration::of::<Shouty>("klaxon-handler-shouty");
+
+    fn refusal(registrations: &[&'static Registration]) -> String {
+        Registry::from_registrations(registrations.iter().copied())
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn a_duplicate_kind_names_both_crates() {
+        assert_eq!(
+            refusal(&[&PAGER, &OTHER_PAGER]),
+            "handler kind \"pager\" is registered twice, by klaxon-handler-other and \
+             klaxon-handler-pager; remove one from the server binary's dependencies"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_property_names_both_crates_and_kinds() {
+        assert_eq!(
+            refusal(&[&PAGER, &BEEPER]),
+            "TICKscript property .pager() is claimed twice, by klaxon-handler-beeper (kind \
+             \"beeper\") and klaxon-handler-pager (kind \"pager\"); remove one from the server \
+             binary's dependencies or rename one property"
+        );
+    }
+
+    #[test]
+    fn names_that_break_a_rule_are_refused_naming_the_crate() {
+        let cases: [(&'static Registration, &str); 4] = [
+            (
+                &MESSENGER,
+                "klaxon-handler-messenger: TICKscript property \"message\" is the alert node's \
+                 own (.message()); a handler cannot claim it",
+            ),
+            (
+                &PUBLISHER,
+                "klaxon-handler-publish: handler kind \"publish\" is reserved by the engine; \
+                 rename the handler",
+            ),
+            (
+                &CHAT,
+                "klaxon-handler-hipchat: handler kind \"hipchat\" is a retired",
+            ),
+            (
+                &SHOUTY,
+                "klaxon-handler-shouty: handler kind \"Shouty\" is not a valid name",
+            ),
+        ];
+        for (registration, expected) in cases {
+            let err = refusal(&[registration]);
+            assert!(err.starts_with(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Registry::from_registrations([&PAGER, &BEEPER, &MESSENGER]).unwrap_err();
+        assert_eq!(err.problems().len(), 2, "{err}");
+    }
+
+    #[test]
+    fn handlers_are_found_by_property_disabled_ones_too() {
+        let registry = Registry::from_registrations([&PAGER]).expect("valid");
+        assert_eq!(
+            registry.by_property("pager").map(Registration::kind),
+            Some("pager")
+        );
+        let disabled = registry.without(&["pager".to_owned()], "--disable-handlers");
+        assert_eq!(
+            disabled.by_property("pager").map(Registration::kind),
+            Some("pager")
+        );
+        assert!(disabled.get("pager").is_none());
+        assert!(disabled.by_property("otherPager").is_none());
+    }
+
+    #[test]
+    fn a_config_change_reaches_the_service_through_its_live_handle() {
+        let service = PAGER.build(&Value::Null).expect("builds");
+        service.update(&serde_json::json!({})).expect("valid");
+        assert_eq!(service.config(), serde_json::json!({}));
+    }
 }

@@ -1,5 +1,5 @@
 //! How a handler appears in TICKscript: `.exec(prog, args...)`, `.tcp(address)`,
-//! `.foo().room('alerts')`.
+//! `.foo().room('alerts')`, `.pagerDuty2().link('https://g/', 'Dashboard')`.
 //!
 //! A handler crate declares its shape as data; the engine turns the TICKscript call into the same
 //! JSON options object that a handler file or the HTTP API gives, so one decoder serves all three.
@@ -57,6 +57,10 @@ pub enum ChainedForm {
     List,
     /// Two arguments, a key and a value, inserted into a map field: `.header('k', 'v')`.
     Pair,
+    /// Arguments that become one object, appended to a list field: each fills the next of these
+    /// keys; the first is required, the others may be left out (and are then absent from the
+    /// object): `.link('https://g/')`, `.link('https://g/', 'Dashboard')`.
+    Record(&'static [&'static str]),
 }
 
 impl Chained {
@@ -93,6 +97,41 @@ impl Chained {
             property,
             field,
             form: ChainedForm::Pair,
+        }
+    }
+
+    /// A property whose arguments become an object of `keys`, appended to the list `field`: the
+    /// first argument is required, the others optional, as Kapacitor's `Link(url string, text
+    /// ...string)`. Each call appends one object.
+    ///
+    /// ```
+    /// use klaxon_core::{Chained, TickShape};
+    /// use serde_json::json;
+    ///
+    /// const PD: TickShape =
+    ///     TickShape::new("pagerDuty2").chained(&[Chained::record("link", "links", &["href", "text"])]);
+    /// let options = PD
+    ///     .build_options(&[], &[
+    ///         ("link", vec![json!("https://g/")]),
+    ///         ("link", vec![json!("https://g/d"), json!("Dashboard")]),
+    ///     ])
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     options,
+    ///     json!({"links": [{"href": "https://g/"}, {"href": "https://g/d", "text": "Dashboard"}]})
+    /// );
+    /// let err = PD.build_options(&[], &[("link", vec![])]).unwrap_err();
+    /// assert_eq!(err.to_string(), ".link() takes 1 or 2 arguments, got 0");
+    /// ```
+    pub const fn record(
+        property: &'static str,
+        field: &'static str,
+        keys: &'static [&'static str],
+    ) -> Self {
+        Chained {
+            property,
+            field,
+            form: ChainedForm::Record(keys),
         }
     }
 }
@@ -234,6 +273,31 @@ impl Chained {
                     items.extend(args.iter().cloned());
                 }
             }
+            ChainedForm::Record(keys) => {
+                if args.is_empty() || args.len() > keys.len() {
+                    let expected = match keys.len() {
+                        1 => "1 argument".to_owned(),
+                        2 => "1 or 2 arguments".to_owned(),
+                        n => format!("1 to {n} arguments"),
+                    };
+                    return Err(Invalid::new(format!(
+                        ".{}() takes {expected}, got {}",
+                        self.property,
+                        args.len()
+                    )));
+                }
+                let record: Map<String, Value> = keys
+                    .iter()
+                    .zip(args)
+                    .map(|(key, value)| ((*key).to_owned(), value.clone()))
+                    .collect();
+                let list = options
+                    .entry(self.field.to_owned())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = list {
+                    items.push(Value::Object(record));
+                }
+            }
             ChainedForm::Pair => {
                 let [Value::String(key), value] = args else {
                     return Err(Invalid::new(format!(
@@ -310,6 +374,35 @@ mod tests {
             options,
             json!({"url": "http://x", "headers": {"A": "1"}, "capture-response": true, "to": ["a", "b", "c"]})
         );
+    }
+
+    #[test]
+    fn records_take_their_required_argument_and_optional_ones() {
+        const THREE: TickShape = TickShape::new("page").chained(&[Chained::record(
+            "image",
+            "images",
+            &["src", "href", "alt"],
+        )]);
+        let options = THREE
+            .build_options(
+                &[],
+                &[
+                    ("image", vec![json!("s")]),
+                    ("image", vec![json!("s"), json!("h"), json!("a")]),
+                ],
+            )
+            .unwrap();
+        assert_eq!(
+            options,
+            json!({"images": [{"src": "s"}, {"src": "s", "href": "h", "alt": "a"}]})
+        );
+        let four = vec![json!(1), json!(2), json!(3), json!(4)];
+        let err = THREE.build_options(&[], &[("image", four)]).unwrap_err();
+        assert_eq!(err.to_string(), ".image() takes 1 to 3 arguments, got 4");
+        const ONE: TickShape =
+            TickShape::new("page").chained(&[Chained::record("tag", "tags", &["name"])]);
+        let err = ONE.build_options(&[], &[("tag", vec![])]).unwrap_err();
+        assert_eq!(err.to_string(), ".tag() takes 1 argument, got 0");
     }
 
     #[test]
