@@ -1,37 +1,50 @@
 //! The engine's errors.
 
-use std::path::PathBuf;
+use klaxon_core::{DisabledKind, ServiceError};
+
+use crate::{InternalOptionsError, LimitError, SpecError, StoreError};
 
 /// What went wrong in the alert service. The HTTP API maps each variant to Kapacitor's status:
 /// [`EngineError::InvalidSpec`] is 400, the not-found variants are 404 (or what the route says),
-/// everything else is 500.
+/// everything else is 500. Variants carry their cause as a source, not as rendered text.
 ///
 /// ```
 /// let err = klaxon_engine::EngineError::UnknownTopic("cpu".into());
 /// assert_eq!(err.to_string(), "unknown topic \"cpu\"");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The spec's ID, topic or kind breaks the naming rules.
-    #[error("{0}")]
-    InvalidSpec(String),
+    /// The spec's ID, topic or kind breaks the naming rules, or its retry policy does not hold.
+    #[error(transparent)]
+    InvalidSpec(#[from] SpecError),
     /// The kind is not one this server has.
-    #[error("unsupported action kind {kind:?}; this server has: {known}")]
+    #[error("unsupported action kind {kind:?}; this server has: {}", .known.join(", "))]
     UnknownKind {
         /// The kind asked for.
         kind: String,
-        /// The kinds this server has, comma-separated.
-        known: String,
+        /// The kinds this server has, sorted.
+        known: Vec<&'static str>,
+    },
+    /// The kind is one Kapacitor had for a service that no longer exists.
+    #[error("handler kind {kind:?} is retired: {why}")]
+    RetiredKind {
+        /// The kind asked for.
+        kind: String,
+        /// Why it is retired, and what to use instead.
+        why: &'static str,
     },
     /// The kind is linked but the server's configuration disabled it.
     #[error(transparent)]
-    DisabledKind(#[from] klaxon_core::DisabledKind),
+    DisabledKind(#[from] DisabledKind),
     /// The options do not decode into the kind's options, or the kind refuses them.
-    #[error("{0}")]
-    InvalidOptions(String),
+    #[error(transparent)]
+    InvalidOptions(#[from] ServiceError),
+    /// The options of an internal kind (`publish`, `aggregate`) are refused.
+    #[error(transparent)]
+    InvalidInternalOptions(#[from] InternalOptionsError),
     /// The match expression does not compile.
     #[error("invalid match expression: {0}")]
-    InvalidMatch(String),
+    InvalidMatch(#[source] klaxon_tick::Error),
     /// A handler with this ID already exists on the topic.
     #[error("cannot register handler, handler with ID {0:?} already exists")]
     DuplicateHandler(String),
@@ -54,32 +67,8 @@ pub enum EngineError {
     TopicChange,
     /// A limit on definitions was reached.
     #[error(transparent)]
-    Limit(#[from] crate::LimitError),
+    Limit(#[from] LimitError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A database failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// The database file cannot be opened; startup stops and the file is left as it is.
-    #[error(
-        "cannot open database {path}: {reason}; the file was left untouched: restore it from a \
-         backup, or move it aside to start with an empty database"
-    )]
-    Open {
-        /// The database file.
-        path: PathBuf,
-        /// What redb said.
-        reason: String,
-    },
-    /// A read or write failed.
-    #[error("database {path}: {reason}")]
-    Io {
-        /// The database file.
-        path: PathBuf,
-        /// What failed.
-        reason: String,
-    },
 }

@@ -5,19 +5,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use klaxon_core::decode::{Noun, decode_into};
-use klaxon_core::{AlertResult, Event, EventData, EventState, GoDuration, Handler, HandlerError};
+use klaxon_core::{
+    AlertResult, Event, EventData, EventState, GoDuration, Handler, HandlerError, Invalid,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::service::Collector;
+use crate::alerts::Collector;
 use crate::{EngineError, is_valid_topic};
 
 /// The kind that re-collects each event into other topics.
 pub const PUBLISH: &str = "publish";
 /// The kind that collects one summary event per interval into another topic.
 pub const AGGREGATE: &str = "aggregate";
-/// The internal kinds, sorted.
-pub const INTERNAL_KINDS: [&str; 2] = [AGGREGATE, PUBLISH];
+/// The internal kinds, sorted: the names klaxon-core reserves for the engine, so no handler
+/// crate can register them (a test checks that they are these two).
+pub const INTERNAL_KINDS: &[&str] = klaxon_core::naming::RESERVED_KINDS;
 
 /// Options of a `publish` handler.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -52,8 +55,101 @@ impl Default for AggregateOptions {
     }
 }
 
-fn invalid(kind: &str, message: impl std::fmt::Display) -> EngineError {
-    EngineError::InvalidOptions(format!("{kind}: {message}"))
+/// Why the options of an internal kind are refused. Each message starts with the kind.
+///
+/// ```
+/// let err = klaxon_engine::InternalOptionsError::NoTopics;
+/// assert_eq!(err.to_string(), "publish: topics must list at least one topic");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InternalOptionsError {
+    /// The options do not decode into the kind's options.
+    #[error("{kind}: {source}")]
+    Decode {
+        /// `publish` or `aggregate`.
+        kind: &'static str,
+        /// What the decoder said.
+        #[source]
+        source: Invalid,
+    },
+    /// A `publish` handler with no topics.
+    #[error("{kind}: topics must list at least one topic", kind = PUBLISH)]
+    NoTopics,
+    /// A `publish` topic breaks the topic rule.
+    #[error(
+        "{kind}: topic {topic:?} must contain only letters, numbers, '-', '.', ':' and '_'",
+        kind = PUBLISH
+    )]
+    PublishTopic {
+        /// The topic.
+        topic: String,
+    },
+    /// A `publish` handler that would publish into its own topic.
+    #[error(
+        "{kind}: topic {topic:?} is the handler's own topic; publishing to it would loop",
+        kind = PUBLISH
+    )]
+    PublishLoop {
+        /// The topic.
+        topic: String,
+    },
+    /// An `aggregate` interval of zero or less.
+    #[error(
+        "{kind}: interval must be greater than zero, got {interval} (give integer nanoseconds \
+         or a duration such as \"1m\")",
+        kind = AGGREGATE
+    )]
+    Interval {
+        /// The interval given.
+        interval: GoDuration,
+    },
+    /// An `aggregate` topic breaks the topic rule.
+    #[error(
+        "{kind}: topic {topic:?} must be a topic name: letters, numbers, '-', '.', ':' and '_'",
+        kind = AGGREGATE
+    )]
+    AggregateTopic {
+        /// The topic.
+        topic: String,
+    },
+    /// An `aggregate` handler that would collect into its own topic.
+    #[error(
+        "{kind}: topic {topic:?} is the handler's own topic; aggregating into it would loop",
+        kind = AGGREGATE
+    )]
+    AggregateLoop {
+        /// The topic.
+        topic: String,
+    },
+    /// The `aggregate` message is not a template it can render.
+    #[error("{kind}: {source}", kind = AGGREGATE)]
+    Message {
+        /// Why the message cannot be rendered.
+        #[source]
+        source: AggregateMessageError,
+    },
+}
+
+/// An `aggregate` message the two-field template cannot render.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AggregateMessageError {
+    /// `{{` without `}}`.
+    #[error("message {text:?} has an unclosed {{{{ action")]
+    Unclosed {
+        /// The message.
+        text: String,
+    },
+    /// An action other than `.Count` and `.Interval`.
+    #[error(
+        "message {text:?}: the aggregate message knows only {{{{ .Count }}}} and \
+         {{{{ .Interval }}}}, not {{{{ {action} }}}}"
+    )]
+    UnknownAction {
+        /// The message.
+        text: String,
+        /// The action, trimmed.
+        action: String,
+    },
 }
 
 /// Makes a handler of an internal kind, or `None` when `kind` is not one.
@@ -77,24 +173,25 @@ fn publish(
     collector: &Collector,
 ) -> Result<Arc<dyn Handler>, EngineError> {
     let options: PublishOptions = decode_into(&PublishOptions::default(), options, Noun::Option)
-        .map_err(|e| invalid(PUBLISH, e))?;
+        .map_err(|source| InternalOptionsError::Decode {
+            kind: PUBLISH,
+            source,
+        })?;
     if options.topics.is_empty() {
-        return Err(invalid(PUBLISH, "topics must list at least one topic"));
+        return Err(InternalOptionsError::NoTopics.into());
     }
     for topic in &options.topics {
         if !is_valid_topic(topic) {
-            return Err(invalid(
-                PUBLISH,
-                format!(
-                    "topic {topic:?} must contain only letters, numbers, '-', '.', ':' and '_'"
-                ),
-            ));
+            return Err(InternalOptionsError::PublishTopic {
+                topic: topic.clone(),
+            }
+            .into());
         }
         if topic == own_topic {
-            return Err(invalid(
-                PUBLISH,
-                format!("topic {topic:?} is the handler's own topic; publishing to it would loop"),
-            ));
+            return Err(InternalOptionsError::PublishLoop {
+                topic: topic.clone(),
+            }
+            .into());
         }
     }
     Ok(Arc::new(Publish {
@@ -130,37 +227,32 @@ fn aggregate(
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<dyn Handler>, EngineError> {
     let options: AggregateOptions =
-        decode_into(&AggregateOptions::default(), options, Noun::Option)
-            .map_err(|e| invalid(AGGREGATE, e))?;
+        decode_into(&AggregateOptions::default(), options, Noun::Option).map_err(|source| {
+            InternalOptionsError::Decode {
+                kind: AGGREGATE,
+                source,
+            }
+        })?;
     if options.interval <= GoDuration::ZERO {
-        return Err(invalid(
-            AGGREGATE,
-            format!(
-                "interval must be greater than zero, got {} (give integer nanoseconds or a \
-                 duration such as \"1m\")",
-                options.interval
-            ),
-        ));
+        return Err(InternalOptionsError::Interval {
+            interval: options.interval,
+        }
+        .into());
     }
     if !is_valid_topic(&options.topic) {
-        return Err(invalid(
-            AGGREGATE,
-            format!(
-                "topic {:?} must be a topic name: letters, numbers, '-', '.', ':' and '_'",
-                options.topic
-            ),
-        ));
+        return Err(InternalOptionsError::AggregateTopic {
+            topic: options.topic,
+        }
+        .into());
     }
     if options.topic == own_topic {
-        return Err(invalid(
-            AGGREGATE,
-            format!(
-                "topic {:?} is the handler's own topic; aggregating into it would loop",
-                options.topic
-            ),
-        ));
+        return Err(InternalOptionsError::AggregateLoop {
+            topic: options.topic,
+        }
+        .into());
     }
-    let template = Template::parse(&options.message).map_err(|e| invalid(AGGREGATE, e))?;
+    let template = Template::parse(&options.message)
+        .map_err(|source| InternalOptionsError::Message { source })?;
     let buffer: Arc<Mutex<Vec<Event>>> = Arc::default();
     let ticker = runtime.spawn(tick(
         Arc::clone(&buffer),
@@ -255,7 +347,7 @@ enum Piece {
 }
 
 impl Template {
-    fn parse(text: &str) -> Result<Template, String> {
+    fn parse(text: &str) -> Result<Template, AggregateMessageError> {
         let mut pieces = Vec::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
@@ -263,15 +355,17 @@ impl Template {
             let after = &rest[start + 2..];
             let end = after
                 .find("}}")
-                .ok_or_else(|| format!("message {text:?} has an unclosed {{{{ action"))?;
+                .ok_or_else(|| AggregateMessageError::Unclosed {
+                    text: text.to_owned(),
+                })?;
             pieces.push(match after[..end].trim() {
                 ".Count" => Piece::Count,
                 ".Interval" => Piece::Interval,
                 other => {
-                    return Err(format!(
-                        "message {text:?}: the aggregate message knows only {{{{ .Count }}}} \
-                         and {{{{ .Interval }}}}, not {{{{ {other} }}}}"
-                    ));
+                    return Err(AggregateMessageError::UnknownAction {
+                        text: text.to_owned(),
+                        action: other.to_owned(),
+                    });
                 }
             });
             rest = &after[end + 2..];
@@ -297,13 +391,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_internal_kinds_are_the_reserved_ones() {
+        assert_eq!(INTERNAL_KINDS, [AGGREGATE, PUBLISH]);
+    }
+
+    #[test]
     fn default_message_renders_like_kapacitor() {
         let t = Template::parse(&AggregateOptions::default().message).unwrap();
         assert_eq!(
             t.render(3, GoDuration::from_nanos(100_000_000)),
             "Received 3 events in the last 100ms."
         );
-        assert!(Template::parse("{{ .Level }}").is_err());
-        assert!(Template::parse("{{ .Count").is_err());
+        assert_eq!(
+            Template::parse("{{ .Level }}").unwrap_err().to_string(),
+            "message \"{{ .Level }}\": the aggregate message knows only {{ .Count }} and \
+             {{ .Interval }}, not {{ .Level }}"
+        );
+        assert_eq!(
+            Template::parse("{{ .Count").unwrap_err().to_string(),
+            "message \"{{ .Count\" has an unclosed {{ action"
+        );
     }
 }

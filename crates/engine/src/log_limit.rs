@@ -9,9 +9,10 @@ const BURST: u32 = 10;
 /// The window after which the budget refills.
 const WINDOW: Duration = Duration::from_secs(10);
 
-/// The budget of one source (one (topic, handler) pair).
+/// The budget of one source: a (topic, handler) pair, or one kind of refusal of the HTTP server
+/// (failed logins, refused connections).
 #[derive(Debug)]
-pub(crate) struct LogLimit {
+pub struct LogLimit {
     state: Mutex<Window>,
 }
 
@@ -37,7 +38,7 @@ impl Default for LogLimit {
 impl LogLimit {
     /// Whether a line may be logged now: `Some(n)` with the number of lines suppressed since
     /// the last one that was, or `None` to stay silent (the line is counted as suppressed).
-    pub(crate) fn allow(&self) -> Option<u64> {
+    pub fn allow(&self) -> Option<u64> {
         self.allow_at(Instant::now())
     }
 

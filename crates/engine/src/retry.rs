@@ -11,8 +11,6 @@ use std::time::Duration;
 use klaxon_core::{GoDuration, HandlerError};
 use serde::{Deserialize, Serialize};
 
-use crate::EngineError;
-
 /// How a (topic, handler) pair retries failed deliveries.
 ///
 /// ```
@@ -71,6 +69,15 @@ impl RetryPolicy {
         half + (nominal - half).mul_f64(draw.clamp(0.0, 1.0))
     }
 
+    /// The wait after failed attempt `failed` that ended in `error`: the jittered backoff
+    /// ([`RetryPolicy::delay`]) or, when the receiver asked for more with `Retry-After`, that.
+    pub fn delay_after(&self, error: &HandlerError, failed: u32, draw: f64) -> Duration {
+        let backoff = self.delay(failed, draw);
+        error
+            .retry_after()
+            .map_or(backoff, |asked| asked.max(backoff))
+    }
+
     /// Whether `error`, the outcome of attempt number `attempt` (1-based), is worth another try
     /// that would start `after` the first attempt began.
     pub fn should_retry(&self, error: &HandlerError, attempt: u32, after: Duration) -> bool {
@@ -80,18 +87,16 @@ impl RetryPolicy {
     }
 
     /// This policy with the fields `spec` sets replaced.
-    pub fn with(mut self, spec: &RetrySpec) -> Result<RetryPolicy, EngineError> {
+    pub fn with(mut self, spec: &RetrySpec) -> Result<RetryPolicy, RetryError> {
         if let Some(attempts) = spec.attempts {
             self.attempts = attempts;
         }
-        let duration = |key: &str, value: Option<GoDuration>| -> Result<_, EngineError> {
+        let duration = |key: &'static str, value: Option<GoDuration>| {
             value
                 .map(|d| {
-                    Some(d.to_std()).filter(|d| !d.is_zero()).ok_or_else(|| {
-                        EngineError::InvalidSpec(format!(
-                            "retry {key} must be a positive duration such as \"1s\", got {d}"
-                        ))
-                    })
+                    Some(d.to_std())
+                        .filter(|d| !d.is_zero())
+                        .ok_or(RetryError::NotPositive { key, got: d })
                 })
                 .transpose()
         };
@@ -107,21 +112,45 @@ impl RetryPolicy {
         if let Some(all) = spec.all_errors {
             self.all_errors = all;
         }
-        self.check()
-            .map_err(|why| EngineError::InvalidSpec(format!("retry {why}")))?;
+        self.check()?;
         Ok(self)
     }
 
-    /// Checks the policy's own consistency; the message names the offending key.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks the policy's own consistency; the error names the offending key.
+    pub fn check(&self) -> Result<(), RetryError> {
         if self.attempts == 0 {
-            return Err("attempts must be at least 1 (1 means no retries), got 0".to_owned());
+            return Err(RetryError::NoAttempts);
         }
         if self.initial_delay.is_zero() || self.max_delay.is_zero() || self.max_elapsed.is_zero() {
-            return Err("delays must be greater than zero".to_owned());
+            return Err(RetryError::ZeroDelay);
         }
         Ok(())
     }
+}
+
+/// A retry policy that does not hold, named by its key.
+///
+/// ```
+/// let spec: klaxon_engine::RetrySpec = serde_json::from_str(r#"{"attempts":0}"#).unwrap();
+/// let err = klaxon_engine::RetryPolicy::default().with(&spec).unwrap_err();
+/// assert_eq!(err, klaxon_engine::RetryError::NoAttempts);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetryError {
+    /// A delay is zero or negative.
+    #[error("retry {key} must be a positive duration such as \"1s\", got {got}")]
+    NotPositive {
+        /// The key: `initial-delay`, `max-delay` or `max-elapsed`.
+        key: &'static str,
+        /// The duration given.
+        got: GoDuration,
+    },
+    /// `attempts` is 0.
+    #[error("retry attempts must be at least 1 (1 means no retries), got 0")]
+    NoAttempts,
+    /// A delay of the policy is zero.
+    #[error("retry delays must be greater than zero")]
+    ZeroDelay,
 }
 
 /// The optional `retry` object of a handler spec, beside `options`: each field it sets
@@ -184,6 +213,19 @@ mod tests {
         let policy = RetryPolicy::default();
         let floor: Duration = (1..policy.attempts).map(|n| policy.delay(n, 0.0)).sum();
         assert_eq!(floor, Duration::from_millis(7500));
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_backoff_is_waited_and_can_end_the_retries() {
+        let policy = RetryPolicy::default();
+        let asked = HandlerError::transient("429").with_retry_after(Duration::from_secs(20));
+        assert_eq!(policy.delay_after(&asked, 1, 0.5), Duration::from_secs(20));
+        let short = HandlerError::transient("503").with_retry_after(Duration::from_millis(1));
+        assert_eq!(policy.delay_after(&short, 3, 1.0), policy.delay(3, 1.0));
+        // A wait that would pass max-elapsed ends the retries instead of waiting.
+        let forever = HandlerError::transient("503").with_retry_after(Duration::from_secs(3600));
+        let delay = policy.delay_after(&forever, 1, 0.0);
+        assert!(!policy.should_retry(&forever, 1, delay));
     }
 
     #[test]

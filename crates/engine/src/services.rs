@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use klaxon_core::{DisabledKind, DynService, Registry, ServiceError};
+use klaxon_core::{DisabledKind, DynService, Registry, ServerContext, ServiceError};
 use serde_json::Value;
 
 /// Every handler service of this server, by kind.
@@ -21,19 +21,31 @@ pub struct Services {
 }
 
 impl Services {
-    /// Builds every registered service from its configuration section in `sections` (by kind;
-    /// an absent kind uses its defaults).
+    /// Builds every registered service from its configuration section in `sections` (by section
+    /// name; an absent section uses its defaults), as for tests and tools ([`ServerContext::default`]).
     pub fn build(
         sections: &BTreeMap<String, Value>,
         registry: &Registry,
     ) -> Result<Services, ServiceError> {
+        Services::build_with(sections, registry, &ServerContext::default())
+    }
+
+    /// [`Services::build`] with what the running server provides in `context`.
+    pub fn build_with(
+        sections: &BTreeMap<String, Value>,
+        registry: &Registry,
+        context: &ServerContext,
+    ) -> Result<Services, ServiceError> {
         let mut by_kind = BTreeMap::new();
         for registration in registry.iter() {
             let section = sections
-                .get(registration.kind())
+                .get(registration.section())
                 .cloned()
                 .unwrap_or_default();
-            by_kind.insert(registration.kind(), registration.build(&section)?);
+            by_kind.insert(
+                registration.kind(),
+                registration.build_with(&section, context)?,
+            );
         }
         let disabled = registry
             .disabled_registrations()
@@ -51,6 +63,11 @@ impl Services {
     /// The service of `kind`.
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn DynService>> {
         self.by_kind.get(kind)
+    }
+
+    /// The service whose configuration section (and service-test name) is `section`.
+    pub fn by_section(&self, section: &str) -> Option<&Arc<dyn DynService>> {
+        self.by_kind.values().find(|s| s.section() == section)
     }
 
     /// The services, sorted by kind.

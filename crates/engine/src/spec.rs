@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::EngineError;
+use crate::{EngineError, RetryError};
 
 /// A topic handler as a handler file, the HTTP API or the database holds it.
 ///
@@ -36,7 +36,7 @@ pub struct HandlerSpec {
 
 impl HandlerSpec {
     /// Checks the ID, topic and kind against Kapacitor's rules (reference 3.4). Errors are
-    /// [`EngineError::InvalidSpec`].
+    /// [`EngineError::InvalidSpec`] with a [`SpecError`].
     ///
     /// ```
     /// let mut spec = klaxon_engine::HandlerSpec { id: "a b".into(), topic: "t".into(), kind: "tcp".into(), ..Default::default() };
@@ -47,24 +47,42 @@ impl HandlerSpec {
     /// ```
     pub fn check_names(&self) -> Result<(), EngineError> {
         if !is_valid_handler_id(&self.id) {
-            return Err(EngineError::InvalidSpec(format!(
-                "handler ID must contain only letters, numbers, '-', '.' and '_'. {:?}",
-                self.id
-            )));
+            return Err(SpecError::HandlerId(self.id.clone()).into());
         }
         if !is_valid_topic(&self.topic) {
-            return Err(EngineError::InvalidSpec(format!(
-                "handler topic must contain only letters, numbers, '-', '.', ':' and '_'. {:?}",
-                self.topic
-            )));
+            return Err(SpecError::HandlerTopic(self.topic.clone()).into());
         }
         if self.kind.is_empty() {
-            return Err(EngineError::InvalidSpec(
-                "handler Kind must not be empty".to_owned(),
-            ));
+            return Err(SpecError::EmptyKind.into());
         }
         Ok(())
     }
+}
+
+/// A handler spec, or a task's anonymous topic, that breaks Kapacitor's rules (reference 3.4).
+///
+/// ```
+/// let err = klaxon_engine::SpecError::HandlerId("a b".into());
+/// assert_eq!(err.to_string(), "handler ID must contain only letters, numbers, '-', '.' and '_'. \"a b\"");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The handler ID breaks [`is_valid_handler_id`].
+    #[error("handler ID must contain only letters, numbers, '-', '.' and '_'. {0:?}")]
+    HandlerId(String),
+    /// The handler's topic breaks [`is_valid_topic`].
+    #[error("handler topic must contain only letters, numbers, '-', '.', ':' and '_'. {0:?}")]
+    HandlerTopic(String),
+    /// The kind is empty.
+    #[error("handler Kind must not be empty")]
+    EmptyKind,
+    /// A task's anonymous topic breaks [`is_valid_topic`] (the task ID has characters a topic
+    /// may not).
+    #[error("topic {0:?} must contain only letters, numbers, '-', '.', ':' and '_'")]
+    AnonymousTopic(String),
+    /// The spec's `retry` object does not make a valid policy.
+    #[error(transparent)]
+    Retry(#[from] RetryError),
 }
 
 /// Kapacitor's handler ID rule `^[-\._\p{L}0-9]+$`.

@@ -1,4 +1,5 @@
-//! Delivery counters per (topic, handler, kind): delivered, failed, dropped, filtered, retried;
+//! Delivery counters per (topic, handler, kind): delivered, failed, dropped, filtered, retried,
+//! redelivered;
 //! and the delivery latency per kind.
 //!
 //! Kept in one place so that `/metrics` and `/debug/vars` read them through [`Stats::snapshot`]
@@ -27,10 +28,13 @@ pub struct Counters {
     dropped: AtomicU64,
     filtered: AtomicU64,
     retried: AtomicU64,
+    redelivered: AtomicU64,
     /// The kind's latency histogram, shared by every pair of that kind.
     latency: Histogram,
     /// The failure-log budget of the pair.
     pub(crate) log: LogLimit,
+    /// The last failed attempt's error and when it happened, for the console's Handlers page.
+    last_failure: Mutex<Option<(klaxon_core::Timestamp, String)>>,
 }
 
 impl Counters {
@@ -41,8 +45,10 @@ impl Counters {
             dropped: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            redelivered: AtomicU64::new(0),
             latency,
             log: LogLimit::default(),
+            last_failure: Mutex::new(None),
         }
     }
 
@@ -64,8 +70,16 @@ impl Counters {
     pub(crate) fn retried(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);
     }
+    pub(crate) fn redelivered(&self) {
+        self.redelivered.fetch_add(1, Ordering::Relaxed);
+    }
     pub(crate) fn filtered(&self) {
         self.filtered.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Remembers an attempt's error (retried or not), replacing the one before.
+    pub(crate) fn attempt_failed(&self, error: String) {
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((klaxon_core::Timestamp::now(), error));
     }
 }
 
@@ -88,6 +102,11 @@ pub struct HandlerStats {
     pub filtered: u64,
     /// Retries after retryable failures.
     pub retried: u64,
+    /// Events delivered again after a restart: the last run left them in the outbox, maybe
+    /// after delivering them.
+    pub redelivered: u64,
+    /// The last failed attempt (retried or given up): when, and the handler's error.
+    pub last_failure: Option<(klaxon_core::Timestamp, String)>,
 }
 
 type Key = (String, String, String);
@@ -141,6 +160,12 @@ impl Stats {
                 dropped: c.dropped.load(Ordering::Relaxed),
                 filtered: c.filtered.load(Ordering::Relaxed),
                 retried: c.retried.load(Ordering::Relaxed),
+                redelivered: c.redelivered.load(Ordering::Relaxed),
+                last_failure: c
+                    .last_failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
             })
             .collect()
     }

@@ -1,0 +1,148 @@
+//! The topic states table: (topic, event ID) → the event's last non-OK state.
+
+use std::collections::BTreeMap;
+
+use klaxon_core::{EventState, GoDuration, Level, Timestamp};
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, TOPIC_STATES};
+
+/// An event state as Kapacitor stores it: `duration` in integer nanoseconds.
+#[derive(Serialize, Deserialize)]
+struct StoredState {
+    message: String,
+    details: String,
+    time: Timestamp,
+    duration: i64,
+    level: Level,
+}
+
+impl Store {
+    /// Stores the state of event `state.id` in `topic`; an OK state removes the entry instead.
+    pub fn put_state(&self, topic: &str, state: &EventState) -> Result<(), StoreError> {
+        self.put_states([(topic, state)])
+    }
+
+    /// Stores many event states in one transaction (one disk sync), as [`Store::put_state`]
+    /// would one by one.
+    pub fn put_states<'a>(
+        &self,
+        states: impl IntoIterator<Item = (&'a str, &'a EventState)>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.io("write", e))?;
+        self.write_states(&txn, states)?;
+        txn.commit().map_err(|e| self.io("commit", e))
+    }
+
+    /// [`Store::put_states`] inside `txn`, which the caller commits (with the topic history).
+    pub(super) fn write_states<'a>(
+        &self,
+        txn: &redb::WriteTransaction,
+        states: impl IntoIterator<Item = (&'a str, &'a EventState)>,
+    ) -> Result<(), StoreError> {
+        {
+            let mut table = txn
+                .open_table(TOPIC_STATES)
+                .map_err(|e| self.io("topic states", e))?;
+            for (topic, state) in states {
+                let key = (topic, state.id.as_str());
+                if state.level == Level::Ok {
+                    table.remove(key).map_err(|e| self.io("topic states", e))?;
+                } else {
+                    let json = serde_json::to_string(&StoredState {
+                        message: state.message.clone(),
+                        details: state.details.clone(),
+                        time: state.time,
+                        duration: state.duration.as_nanos(),
+                        level: state.level,
+                    })
+                    .map_err(|e| self.io("encode state", e))?;
+                    table
+                        .insert(key, json.as_str())
+                        .map_err(|e| self.io("topic states", e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored state of one event, if any.
+    pub fn state(&self, topic: &str, event: &str) -> Result<Option<EventState>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
+        let table = txn
+            .open_table(TOPIC_STATES)
+            .map_err(|e| self.io("topic states", e))?;
+        let value = table
+            .get((topic, event))
+            .map_err(|e| self.io("topic states", e))?;
+        Ok(value.and_then(|v| decode_state(event, v.value())))
+    }
+
+    /// Every stored event state, by topic.
+    pub fn states(&self) -> Result<BTreeMap<String, Vec<EventState>>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
+        let table = txn
+            .open_table(TOPIC_STATES)
+            .map_err(|e| self.io("topic states", e))?;
+        let mut out: BTreeMap<String, Vec<EventState>> = BTreeMap::new();
+        for entry in table.iter().map_err(|e| self.io("topic states", e))? {
+            let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
+            let (topic, event) = key.value();
+            match decode_state(event, value.value()) {
+                Some(state) => out.entry(topic.to_owned()).or_default().push(state),
+                None => tracing::warn!(topic, event, "skipping an undecodable stored event state"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored states of one topic.
+    pub fn topic_states(&self, topic: &str) -> Result<Vec<EventState>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
+        let table = txn
+            .open_table(TOPIC_STATES)
+            .map_err(|e| self.io("topic states", e))?;
+        let mut out = Vec::new();
+        let range = table
+            .range((topic, "")..)
+            .map_err(|e| self.io("topic states", e))?;
+        for entry in range {
+            let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
+            let (t, event) = key.value();
+            if t != topic {
+                break;
+            }
+            if let Some(state) = decode_state(event, value.value()) {
+                out.push(state);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes every stored state of `topic`.
+    pub fn delete_states(&self, topic: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.io("write", e))?;
+        {
+            let mut table = txn
+                .open_table(TOPIC_STATES)
+                .map_err(|e| self.io("topic states", e))?;
+            table
+                .retain(|(t, _), _| t != topic)
+                .map_err(|e| self.io("topic states", e))?;
+        }
+        txn.commit().map_err(|e| self.io("commit", e))
+    }
+}
+
+fn decode_state(id: &str, json: &str) -> Option<EventState> {
+    let stored: StoredState = serde_json::from_str(json).ok()?;
+    Some(EventState {
+        id: id.to_owned(),
+        message: stored.message,
+        details: stored.details,
+        time: stored.time,
+        duration: GoDuration::from_nanos(stored.duration),
+        level: stored.level,
+    })
+}
