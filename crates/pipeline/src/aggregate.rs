@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use klaxon_core::{FieldValue, Timestamp};
 use klaxon_tick::Node;
 
-use crate::batch::{Batch, Message};
+use crate::batch::{Batch, Group, Message};
 use crate::props::unknown_property;
+use crate::time_sets::TimeSets;
 use crate::{DefineError, Point};
 
 /// An aggregate function.
@@ -79,18 +80,6 @@ impl Function {
         })
     }
 
-    /// Selectors return one of the input points, so `.usePointTimes()` can keep its time.
-    fn is_selector(self) -> bool {
-        matches!(
-            self,
-            Function::Min
-                | Function::Max
-                | Function::First
-                | Function::Last
-                | Function::Percentile(_)
-        )
-    }
-
     /// Functions that accept strings and bools as well as numbers.
     fn any_type(self) -> bool {
         matches!(
@@ -112,10 +101,39 @@ pub struct Aggregate {
     field: String,
     output: String,
     point_times: bool,
+    /// Directly on a stream: each group's points at its current time.
+    on_stream: TimeSets,
+}
+
+/// The properties of Kapacitor's InfluxQL nodes (the aggregates, `top`, `bottom`).
+const PROPERTIES: &[&str] = &["as", "usePointTimes"];
+
+/// An InfluxQL node's `.as('name')` (default: the node's name) and `.usePointTimes()`.
+pub(crate) fn output_properties(node: &Node) -> Result<(String, bool), DefineError> {
+    let mut output = node.name.clone();
+    let mut point_times = false;
+    for p in &node.properties {
+        match p.name.as_str() {
+            "as" => {
+                p.expect_args(1, 1)?;
+                output = p.arg(0).as_str()?.to_owned();
+            }
+            "usePointTimes" => {
+                p.expect_args(0, 0)?;
+                point_times = true;
+            }
+            _ => return Err(unknown_property(&node.name, p, PROPERTIES)),
+        }
+    }
+    Ok((output, point_times))
 }
 
 impl Aggregate {
-    const PROPERTIES: &'static [&'static str] = &["as", "usePointTimes"];
+    /// Forgets `group`'s state, as Kapacitor's grouped nodes do on a delete-group message
+    /// (`|barrier().delete(TRUE)` above): its next point starts the group afresh.
+    pub fn forget(&mut self, group: &crate::GroupId) {
+        self.on_stream.forget(group);
+    }
 
     /// Whether `name` is an aggregate node.
     pub fn is_aggregate(name: &str) -> bool {
@@ -145,27 +163,28 @@ impl Aggregate {
             node.expect_args(1, 1)?;
         }
         let field = node.arg(0).as_str()?.to_owned();
-        let mut out = Aggregate {
+        let (output, point_times) = output_properties(node)?;
+        Ok(Aggregate {
             node: node.name.clone(),
             function,
             field,
-            output: node.name.clone(),
-            point_times: false,
-        };
-        for p in &node.properties {
-            match p.name.as_str() {
-                "as" => {
-                    p.expect_args(1, 1)?;
-                    out.output = p.arg(0).as_str()?.to_owned();
-                }
-                "usePointTimes" => {
-                    p.expect_args(0, 0)?;
-                    out.point_times = true;
-                }
-                _ => return Err(unknown_property(&node.name, p, Self::PROPERTIES)),
-            }
-        }
-        Ok(out)
+            output,
+            point_times,
+            on_stream: TimeSets::default(),
+        })
+    }
+
+    /// A point of a stream (an aggregate directly after `|from()`, as Kapacitor allows): the
+    /// points of a group that share a time are aggregated together, once a point of that group
+    /// with another time arrives.
+    pub fn stream_point(
+        &mut self,
+        point: &Point,
+        group: &Group,
+        errors: &mut Vec<String>,
+    ) -> Option<Message> {
+        let set = self.on_stream.point(point, group)?;
+        self.apply(&set, errors)
     }
 
     /// Aggregates one batch. `None` when the batch gives no value (no point has the field, a
@@ -206,26 +225,49 @@ impl Aggregate {
             return (batch.points.is_empty() && self.function == Function::Count)
                 .then(|| self.point(batch, FieldValue::Int(0), batch.time));
         }
-        let (value, time) = match self.function {
-            Function::Count => (FieldValue::Int(values.len() as i64), None),
-            Function::Sum => (sum(&values), None),
-            Function::Mean => (FieldValue::Float(mean(&values)), None),
-            Function::Median => (FieldValue::Float(median(&values)), None),
-            Function::Mode => (mode(&values), None),
+        let selected = match self.function {
+            Function::Count => return self.single(batch, FieldValue::Int(values.len() as i64)),
+            Function::Sum => return self.single(batch, sum(&values)),
+            Function::Mean => return self.single(batch, FieldValue::Float(mean(&values))),
+            Function::Median => return self.single(batch, FieldValue::Float(median(&values))),
+            Function::Mode => return self.single(batch, mode(&values)),
+            Function::Spread => return self.single(batch, spread(&values)),
+            Function::Stddev => return self.single(batch, FieldValue::Float(stddev(&values)?)),
+            Function::Distinct => return Some(Message::Batch(self.distinct(batch, &values))),
             Function::Min => select(&values, |a, b| compare(a, b) == Ordering::Less),
             Function::Max => select(&values, |a, b| compare(a, b) == Ordering::Greater),
             Function::First => select_time(&values, |a, b| a < b),
             Function::Last => select_time(&values, |a, b| a >= b),
-            Function::Spread => (spread(&values), None),
-            Function::Stddev => (FieldValue::Float(stddev(&values)?), None),
             Function::Percentile(p) => percentile(&values, p)?,
-            Function::Distinct => return Some(Message::Batch(self.distinct(batch, &values))),
         };
-        let time = match time {
-            Some(t) if self.point_times && self.function.is_selector() => t,
-            _ => batch.time,
-        };
-        Some(self.point(batch, value, time))
+        Some(Message::Point(self.selection(batch, selected)))
+    }
+
+    /// The output point of a function that computes a value: the group's tags and that value.
+    fn single(&self, batch: &Batch, value: FieldValue) -> Option<Message> {
+        Some(self.point(batch, value, batch.time))
+    }
+
+    /// The output point of a selector, as Kapacitor's: the selected point's tags and other
+    /// fields, the selected value under the output name, at the window's time (the point's
+    /// with `.usePointTimes()`).
+    fn selection(&self, batch: &Batch, (time, value): (Timestamp, &FieldValue)) -> Point {
+        let chosen = batch.points.iter().find(|p| {
+            p.fields
+                .get(&self.field)
+                .is_some_and(|v| std::ptr::eq(v, value))
+        });
+        let time = if self.point_times { time } else { batch.time };
+        let mut out = self.output_point(batch, value.clone(), time);
+        if let Some(point) = chosen {
+            out.tags = point.tags.clone();
+            for (name, field) in &point.fields {
+                if *name != self.field && *name != self.output {
+                    out.fields.insert(name.clone(), field.clone());
+                }
+            }
+        }
+        out
     }
 
     fn point(&self, batch: &Batch, value: FieldValue, time: Timestamp) -> Message {
@@ -249,9 +291,13 @@ impl Aggregate {
     }
 
     fn distinct(&self, batch: &Batch, values: &[(Timestamp, &FieldValue)]) -> Batch {
-        let mut unique: Vec<&FieldValue> = values.iter().map(|(_, v)| *v).collect();
-        unique.sort_by(|a, b| compare(a, b));
-        unique.dedup_by(|a, b| compare(a, b) == Ordering::Equal);
+        // In the order values are first seen, as Kapacitor's distinct.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&FieldValue> = values
+            .iter()
+            .map(|(_, v)| *v)
+            .filter(|v| seen.insert(distinct_key(v)))
+            .collect();
         Batch {
             name: batch.name.clone(),
             tags: batch.tags.clone(),
@@ -261,6 +307,17 @@ impl Aggregate {
                 .map(|v| self.output_point(batch, v.clone(), batch.time))
                 .collect(),
         }
+    }
+}
+
+/// A value as a hashable key for `distinct` (floats by their bits: one window holds one type).
+fn distinct_key(v: &FieldValue) -> (u8, u64, Option<&str>) {
+    match v {
+        FieldValue::Float(f) => (0, f.to_bits(), None),
+        FieldValue::Int(i) => (1, *i as u64, None),
+        FieldValue::UInt(u) => (2, *u, None),
+        FieldValue::Bool(b) => (3, u64::from(*b), None),
+        FieldValue::String(text) => (4, 0, Some(text)),
     }
 }
 
@@ -354,37 +411,37 @@ fn mode(values: &[(Timestamp, &FieldValue)]) -> FieldValue {
 }
 
 /// The first point whose value beats every other by `better` (ties keep the earlier point).
-fn select(
-    values: &[(Timestamp, &FieldValue)],
+fn select<'a>(
+    values: &[(Timestamp, &'a FieldValue)],
     better: impl Fn(&FieldValue, &FieldValue) -> bool,
-) -> (FieldValue, Option<Timestamp>) {
+) -> (Timestamp, &'a FieldValue) {
     let mut best = values[0];
     for v in &values[1..] {
         if better(v.1, best.1) {
             best = *v;
         }
     }
-    (best.1.clone(), Some(best.0))
+    best
 }
 
 /// The point whose time wins by `better` over the one kept so far.
-fn select_time(
-    values: &[(Timestamp, &FieldValue)],
+fn select_time<'a>(
+    values: &[(Timestamp, &'a FieldValue)],
     better: impl Fn(i64, i64) -> bool,
-) -> (FieldValue, Option<Timestamp>) {
+) -> (Timestamp, &'a FieldValue) {
     let mut best = values[0];
     for v in &values[1..] {
         if better(v.0.as_nanos(), best.0.as_nanos()) {
             best = *v;
         }
     }
-    (best.1.clone(), Some(best.0))
+    best
 }
 
 fn spread(values: &[(Timestamp, &FieldValue)]) -> FieldValue {
-    let (min, _) = select(values, |a, b| compare(a, b) == Ordering::Less);
-    let (max, _) = select(values, |a, b| compare(a, b) == Ordering::Greater);
-    match (min, max) {
+    let (_, min) = select(values, |a, b| compare(a, b) == Ordering::Less);
+    let (_, max) = select(values, |a, b| compare(a, b) == Ordering::Greater);
+    match (min.clone(), max.clone()) {
         (FieldValue::Int(a), FieldValue::Int(b)) => FieldValue::Int(b.wrapping_sub(a)),
         (FieldValue::UInt(a), FieldValue::UInt(b)) => FieldValue::UInt(b - a),
         (a, b) => FieldValue::Float(as_f64(&b) - as_f64(&a)),
@@ -407,15 +464,16 @@ fn stddev(values: &[(Timestamp, &FieldValue)]) -> Option<f64> {
 
 /// InfluxQL's nearest-rank percentile: index `floor(n * p / 100 + 0.5) - 1` of the sorted
 /// values; none when that falls outside.
-fn percentile(
-    values: &[(Timestamp, &FieldValue)],
+fn percentile<'a>(
+    values: &[(Timestamp, &'a FieldValue)],
     p: f64,
-) -> Option<(FieldValue, Option<Timestamp>)> {
-    let s = sorted(values);
+) -> Option<(Timestamp, &'a FieldValue)> {
+    let mut s = values.to_vec();
+    // Stable: equal values stay in time order.
+    s.sort_by(|a, b| compare(a.1, b.1));
     let i = (s.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
     let i = usize::try_from(i).ok().filter(|i| *i < s.len())?;
-    let (t, v) = s[i].clone();
-    Some((v, Some(t)))
+    Some(s[i])
 }
 
 #[cfg(test)]
@@ -653,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn distinct_is_a_batch_of_sorted_values() {
+    fn distinct_is_a_batch_of_values_in_first_seen_order() {
         let b = batch(&[Int(3), Int(1), Int(3), Int(6)]);
         let mut errors = Vec::new();
         let Some(Message::Batch(out)) = aggregate("distinct('value')").apply(&b, &mut errors)
@@ -665,7 +723,7 @@ mod tests {
             .iter()
             .map(|p| (&p.fields["distinct"], p.time.as_nanos() / S))
             .collect();
-        assert_eq!(values, [(&Int(1), 10), (&Int(3), 10), (&Int(6), 10)]);
+        assert_eq!(values, [(&Int(3), 10), (&Int(1), 10), (&Int(6), 10)]);
         assert_eq!(out.tags, b.tags);
     }
 

@@ -27,6 +27,26 @@ impl Group {
         }
     }
 
+    /// The group of a series of an InfluxDB answer: its tags' keys, and an ID from its tags
+    /// (keys sorted), with the measurement first under `groupByMeasurement()`.
+    ///
+    /// ```
+    /// use klaxon_pipeline::Group;
+    /// let tags = [("cpu".to_owned(), "cpu0".to_owned())].into();
+    /// assert_eq!(Group::of_series("cpu", &tags, false).id.0, "cpu=cpu0");
+    /// assert_eq!(Group::of_series("cpu", &Default::default(), false), Group::nil());
+    /// ```
+    pub fn of_series(name: &str, tags: &BTreeMap<String, String>, by_measurement: bool) -> Group {
+        let keys: Arc<[String]> = tags.keys().cloned().collect();
+        let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let id = match (by_measurement, pairs.is_empty()) {
+            (false, true) => GroupId::nil(),
+            (false, false) => GroupId(pairs.join(",")),
+            (true, _) => GroupId(format!("{name}\n{}", pairs.join(","))),
+        };
+        Group { id, keys }
+    }
+
     /// The group's tags taken from `point` (a key the point lacks has the empty value, as in
     /// the group ID).
     pub fn tags_of(&self, point: &Point) -> BTreeMap<String, String> {

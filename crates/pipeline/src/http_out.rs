@@ -57,6 +57,20 @@ impl HttpOut {
         }
     }
 
+    /// Forgets `group`'s row (a delete-group message from `|barrier().delete(TRUE)` passed),
+    /// as Kapacitor's `httpOutGroup.DeleteGroup`.
+    pub fn forget(&mut self, group: &GroupId) {
+        let Some(removed) = self.index.remove(group) else {
+            return;
+        };
+        self.rows.remove(removed);
+        for i in self.index.values_mut() {
+            if *i > removed {
+                *i -= 1;
+            }
+        }
+    }
+
     /// The latest output: `{"series":[...]}`, one row per group.
     pub fn result(&self) -> AlertResult {
         AlertResult {

@@ -1,64 +1,21 @@
-//! Line protocol in, points out: InfluxData's parser, Kapacitor's precisions, and errors that name
-//! the line.
+//! Line protocol in, points out: a scanner for plain lines, InfluxData's parser for the rest (and
+//! for every error), Kapacitor's precisions, and errors that name the line.
 
-use std::str::FromStr;
+use std::ops::ControlFlow;
+use std::sync::Arc;
 
-use influxdb_line_protocol::{FieldValue as LpValue, parse_lines, split_lines};
+use influxdb_line_protocol::parse_lines;
 use klaxon_core::{FieldValue, Timestamp};
 
 use crate::{Limits, Point};
 
-/// The unit of the timestamps in a write (`precision=` of `/write`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    /// `n` or `ns` (the default).
-    #[default]
-    Nanoseconds,
-    /// `u`, `us` or `µ`.
-    Microseconds,
-    /// `ms`.
-    Milliseconds,
-    /// `s`.
-    Seconds,
-    /// `m`.
-    Minutes,
-    /// `h`.
-    Hours,
-}
+mod lines;
+mod scan;
 
-impl Precision {
-    fn nanos(self) -> i64 {
-        match self {
-            Precision::Nanoseconds => 1,
-            Precision::Microseconds => 1_000,
-            Precision::Milliseconds => 1_000_000,
-            Precision::Seconds => 1_000_000_000,
-            Precision::Minutes => 60_000_000_000,
-            Precision::Hours => 3_600_000_000_000,
-        }
-    }
-}
+use lines::Lines;
+use scan::{Line, Value};
 
-/// A `precision` that is not one of Kapacitor's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid precision {0:?}; use n, u, ms, s, m or h")]
-pub struct InvalidPrecision(pub String);
-
-impl FromStr for Precision {
-    type Err = InvalidPrecision;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "" | "n" | "ns" => Precision::Nanoseconds,
-            "u" | "us" | "µ" => Precision::Microseconds,
-            "ms" => Precision::Milliseconds,
-            "s" => Precision::Seconds,
-            "m" => Precision::Minutes,
-            "h" => Precision::Hours,
-            other => return Err(InvalidPrecision(other.to_owned())),
-        })
-    }
-}
+pub use klaxon_core::{InvalidPrecision, Precision};
 
 /// A line that is not valid line protocol: which line (1-based) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,8 +74,211 @@ pub fn parse_with(
     limits: &Limits,
 ) -> Result<Vec<Point>, LineError> {
     let mut points = Vec::new();
+    let target = Target {
+        database: Arc::from(database),
+        retention_policy: Arc::from(retention_policy),
+        precision,
+        now,
+    };
+    parse_chunks(body, &target, limits, usize::MAX, |chunk| {
+        points.extend(chunk);
+    })?;
+    Ok(points)
+}
+
+/// Where the points of a body go and how their timestamps read: what every point of one write
+/// shares.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The database, shared by every point made.
+    pub database: Arc<str>,
+    /// The retention policy, shared by every point made.
+    pub retention_policy: Arc<str>,
+    /// The unit of the timestamps.
+    pub precision: Precision,
+    /// The time of points without a timestamp.
+    pub now: Timestamp,
+}
+
+/// Checks every line of `body` as [`parse_with`] would, without making a single point, and
+/// returns how many points it holds. A write checks its whole body first, then makes and
+/// processes its points a chunk at a time with [`parse_chunks`]: a bad last line still refuses
+/// the whole body, and a body of a million points never holds a million points at once.
+///
+/// ```
+/// use klaxon_pipeline::Limits;
+/// use klaxon_pipeline::ingest::{check_with, Precision};
+/// assert_eq!(check_with("cpu v=1\n\nmem v=2 10", Precision::Seconds, &Limits::default()), Ok(2));
+/// assert_eq!(check_with("cpu v=1\ncpu", Precision::Seconds, &Limits::default()).unwrap_err().line, 2);
+/// ```
+pub fn check_with(body: &str, precision: Precision, limits: &Limits) -> Result<usize, LineError> {
+    each_line(body, 0, precision, Timestamp::EPOCH, limits, |_, _| {
+        ControlFlow::Continue(())
+    })
+    .map(|pass| pass.count)
+}
+
+/// Parses `body` into points, handing them to `each` in chunks of at most `chunk` points, and
+/// returns how many there were. It stops at the first bad line, after the chunks before it
+/// were handed over: call [`check_with`] first when a bad line must refuse the whole body.
+///
+/// ```
+/// use std::sync::Arc;
+/// use klaxon_pipeline::Limits;
+/// use klaxon_pipeline::ingest::{parse_chunks, Precision, Target};
+/// let target = Target {
+///     database: Arc::from("telegraf"),
+///     retention_policy: Arc::from("autogen"),
+///     precision: Precision::Seconds,
+///     now: klaxon_core::Timestamp::EPOCH,
+/// };
+/// let mut sizes = Vec::new();
+/// let n = parse_chunks("a v=1\nb v=2\nc v=3", &target, &Limits::default(), 2, |points| {
+///     assert!(Arc::ptr_eq(&points[0].database, &target.database));
+///     sizes.push(points.len());
+/// });
+/// assert_eq!((n, sizes), (Ok(3), vec![2, 1]));
+/// ```
+pub fn parse_chunks(
+    body: &str,
+    target: &Target,
+    limits: &Limits,
+    chunk: usize,
+    each: impl FnMut(Vec<Point>),
+) -> Result<usize, LineError> {
+    parse_chunks_from(body, 0, target, limits, chunk, each)
+}
+
+/// [`check_with`] then [`parse_chunks`], in one pass over the lines when the body holds at most
+/// `chunk` points: the first chunk is made while its lines are checked, and handed over only
+/// once the rest of the body (if any) is checked too. So a bad line anywhere still refuses the
+/// whole body before any point is handed over, and at most `chunk` points are held at once.
+///
+/// ```
+/// use std::sync::Arc;
+/// use klaxon_pipeline::Limits;
+/// use klaxon_pipeline::ingest::{parse_checked, Precision, Target};
+/// let target = Target {
+///     database: Arc::from("telegraf"),
+///     retention_policy: Arc::from("autogen"),
+///     precision: Precision::Seconds,
+///     now: klaxon_core::Timestamp::EPOCH,
+/// };
+/// let mut sizes = Vec::new();
+/// let n = parse_checked("a v=1\nb v=2\nc v=3", &target, &Limits::default(), 2, |points| {
+///     sizes.push(points.len());
+/// });
+/// assert_eq!((n, sizes), (Ok(3), vec![2, 1]));
+/// let mut handed = 0;
+/// let err = parse_checked("a v=1\nb v=2\nc v=", &target, &Limits::default(), 2, |_| handed += 1);
+/// assert_eq!((err.unwrap_err().line, handed), (3, 0));
+/// ```
+pub fn parse_checked(
+    body: &str,
+    target: &Target,
+    limits: &Limits,
+    chunk: usize,
+    mut each: impl FnMut(Vec<Point>),
+) -> Result<usize, LineError> {
+    let chunk = chunk.max(1);
+    let mut points = Vec::with_capacity(chunk_capacity(body, chunk));
+    let first = each_line(
+        body,
+        0,
+        target.precision,
+        target.now,
+        limits,
+        |line, time| {
+            points.push(to_point(line, target, time));
+            if points.len() >= chunk {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )?;
+    let Some(rest) = first.stopped_at else {
+        if !points.is_empty() {
+            each(points);
+        }
+        return Ok(first.count);
+    };
+    // A body of more than a chunk: the rest is checked before any point leaves, then made a
+    // chunk at a time.
+    each_line(body, rest, target.precision, target.now, limits, |_, _| {
+        ControlFlow::Continue(())
+    })?;
+    each(points);
+    let later = parse_chunks_from(body, rest, target, limits, chunk, each)?;
+    Ok(first.count + later)
+}
+
+/// Room for a chunk's points: no more than the body could hold, so a small body with a huge
+/// chunk size allocates little.
+fn chunk_capacity(body: &str, chunk: usize) -> usize {
+    chunk.min(body.len() / 4 + 1)
+}
+
+/// [`parse_chunks`] of the lines from byte `from` (a line's start).
+fn parse_chunks_from(
+    body: &str,
+    from: usize,
+    target: &Target,
+    limits: &Limits,
+    chunk: usize,
+    mut each: impl FnMut(Vec<Point>),
+) -> Result<usize, LineError> {
+    let chunk = chunk.max(1);
+    let capacity = chunk_capacity(body, chunk);
+    let mut points = Vec::with_capacity(capacity);
+    let pass = each_line(
+        body,
+        from,
+        target.precision,
+        target.now,
+        limits,
+        |line, time| {
+            points.push(to_point(line, target, time));
+            if points.len() >= chunk {
+                each(std::mem::replace(&mut points, Vec::with_capacity(capacity)));
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    if !points.is_empty() {
+        each(points);
+    }
+    Ok(pass.count)
+}
+
+/// How far a pass over the lines of a body went.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    /// Lines that are points.
+    count: usize,
+    /// Where the lines not yet seen start, when the pass was stopped before the body's end.
+    stopped_at: Option<usize>,
+}
+
+/// Hands every checked line of `body` from byte `from` (a line's start) with its time to `each`,
+/// until `each` breaks or the body ends, and says how many there were; the first bad line is the
+/// error. Every check of a line happens here, so [`check_with`], [`parse_chunks`] and
+/// [`parse_checked`] cannot disagree about a body. A line of the plain shape is read by
+/// [`scan`], borrowing from the body; any other goes to InfluxData's parser, whose results and
+/// errors are the reference.
+fn each_line<'a>(
+    body: &'a str,
+    from: usize,
+    precision: Precision,
+    now: Timestamp,
+    limits: &Limits,
+    mut each: impl FnMut(&Line<'a>, Timestamp) -> ControlFlow<()>,
+) -> Result<Pass, LineError> {
     let start = body.as_ptr() as usize;
-    for raw in split_lines(body) {
+    let mut line = Line::default();
+    let mut count = 0;
+    let mut lines = Lines::from(body, from);
+    while let Some(raw) = lines.next() {
         // The line number is only needed for an error: counting the newlines before every line
         // made a body quadratic in its line count (a 5 000-line body took 0.6 s).
         let fail = |message: String| {
@@ -136,55 +296,70 @@ pub fn parse_with(
                 limits.max_line_length
             )));
         }
-        let Some(parsed) = parse_lines(raw).next() else {
-            continue;
-        };
-        let parsed = parsed.map_err(|e| fail(describe(&e, raw)))?;
-        if parsed.field_set.len() > limits.max_fields_per_point {
+        if !scan::scan(raw, &mut line) {
+            match parse_lines(raw).next() {
+                // A blank or comment line.
+                None => continue,
+                Some(Ok(parsed)) => line.fill_from(parsed),
+                Some(Err(e)) => return Err(fail(describe(&e, raw))),
+            }
+        }
+        if line.fields.len() > limits.max_fields_per_point {
             return Err(fail(format!(
                 "{} fields in one point; {} is {}",
-                parsed.field_set.len(),
+                line.fields.len(),
                 Limits::FIELDS_SETTING,
                 limits.max_fields_per_point
             )));
         }
-        let time = match parsed.timestamp {
+        let time = match line.timestamp {
             None => now,
-            Some(t) => {
-                Timestamp::from_nanos(t.checked_mul(precision.nanos()).ok_or_else(|| {
-                    fail(format!(
+            Some(t) => match t.checked_mul(precision.nanos()) {
+                Some(nanos) => Timestamp::from_nanos(nanos),
+                None => {
+                    return Err(fail(format!(
                         "timestamp {t} is out of range for precision {precision:?}"
-                    ))
-                })?)
-            }
+                    )));
+                }
+            },
         };
-        // `as_str().to_owned()`, not `to_string()`: the parser's strings format through
-        // `Display`, which grows each String from empty (a tenth of the parse in a profile).
-        let mut point = Point {
-            database: database.to_owned(),
-            retention_policy: retention_policy.to_owned(),
-            name: parsed.series.measurement.as_str().to_owned(),
-            time,
-            ..Point::default()
-        };
-        for (key, value) in parsed.series.tag_set.iter().flatten() {
-            point
-                .tags
-                .insert(key.as_str().to_owned(), value.as_str().to_owned());
+        count += 1;
+        if each(&line, time).is_break() {
+            let stopped_at = (lines.offset() < body.len()).then(|| lines.offset());
+            return Ok(Pass { count, stopped_at });
         }
-        for (key, value) in &parsed.field_set {
-            let value = match value {
-                LpValue::F64(f) => FieldValue::Float(*f),
-                LpValue::I64(i) => FieldValue::Int(*i),
-                LpValue::U64(u) => FieldValue::UInt(*u),
-                LpValue::String(s) => FieldValue::String(s.as_str().to_owned()),
-                LpValue::Boolean(b) => FieldValue::Bool(*b),
-            };
-            point.fields.insert(key.as_str().to_owned(), value);
-        }
-        points.push(point);
     }
-    Ok(points)
+    Ok(Pass {
+        count,
+        stopped_at: None,
+    })
+}
+
+/// The point a checked line describes.
+fn to_point(line: &Line<'_>, target: &Target, time: Timestamp) -> Point {
+    let mut point = Point {
+        database: Arc::clone(&target.database),
+        retention_policy: Arc::clone(&target.retention_policy),
+        name: String::from(&*line.measurement),
+        time,
+        ..Point::default()
+    };
+    for (key, value) in &line.tags {
+        point
+            .tags
+            .insert(String::from(&**key), String::from(&**value));
+    }
+    for (key, value) in &line.fields {
+        let value = match value {
+            Value::Float(f) => FieldValue::Float(*f),
+            Value::Int(i) => FieldValue::Int(*i),
+            Value::UInt(u) => FieldValue::UInt(*u),
+            Value::Str(s) => FieldValue::String(String::from(&**s)),
+            Value::Bool(b) => FieldValue::Bool(*b),
+        };
+        point.fields.insert(String::from(&**key), value);
+    }
+    point
 }
 
 /// The parser's reason, readable, with the offending line (shortened).
@@ -194,11 +369,35 @@ fn describe(err: &influxdb_line_protocol::Error, line: &str) -> String {
             "not line protocol; expected measurement[,tag=value...] field=value[,field=value...] [timestamp]"
                 .to_owned()
         }
+        // The parser reads an unclosed string as a line without fields: say what is wrong.
+        influxdb_line_protocol::Error::FieldSetMissing if has_unclosed_string(line) => {
+            "a string field value is never closed; end it with \" (write a \" inside a string \
+             as \\\")"
+                .to_owned()
+        }
         // Some of the parser's reasons quote the rest of the line ("found trailing content:
         // '...'"), which can be a megabyte: the answer and the log get a bounded excerpt.
         other => shorten(&lowercase_first(&other.to_string()), 160),
     };
     format!("{reason}: {:?}", Shown(line))
+}
+
+/// Whether `line` opens a double-quoted string it never closes (`\"` escapes a quote).
+fn has_unclosed_string(line: &str) -> bool {
+    let mut open = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '"' => open = !open,
+            _ => {}
+        }
+    }
+    open
 }
 
 /// At most `max` characters of `text`, with `...` when cut.
@@ -303,11 +502,7 @@ mod tests {
         assert_eq!(points.len(), 2);
         let p = &points[0];
         assert_eq!(
-            (
-                p.database.as_str(),
-                p.retention_policy.as_str(),
-                p.name.as_str()
-            ),
+            (&*p.database, &*p.retention_policy, p.name.as_str()),
             ("db", "autogen", "cpu")
         );
         assert_eq!(p.tags["host"], "serverA");
@@ -349,6 +544,27 @@ mod tests {
             "x".parse::<Precision>().unwrap_err().to_string(),
             "invalid precision \"x\"; use n, u, ms, s, m or h"
         );
+    }
+
+    /// Issue #16: an unterminated string field was reported as `no fields were provided`.
+    #[test]
+    fn an_unclosed_string_is_reported_as_such() {
+        let err = parse(
+            "cpu,host=a message=\"disk full",
+            "d",
+            "r",
+            Precision::Nanoseconds,
+            Timestamp::EPOCH,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: a string field value is never closed; end it with \" (write a \" inside a \
+             string as \\\"): \"cpu,host=a message=\\\"disk full\""
+        );
+        assert!(has_unclosed_string(r#"m v="a \"quoted"#));
+        assert!(!has_unclosed_string(r#"m v="a \"quoted\" word""#));
+        assert!(!has_unclosed_string(r#"m v="ends in \\""#));
     }
 
     #[test]

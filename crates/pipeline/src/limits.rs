@@ -21,6 +21,9 @@ pub struct Limits {
     pub max_line_length: usize,
     /// Most fields in one point of line protocol.
     pub max_fields_per_point: usize,
+    /// Most series (groups) one node of a task holds: a point of a new group past it is
+    /// dropped at that node, and the groups it holds go on.
+    pub max_series: usize,
 }
 
 impl Limits {
@@ -30,6 +33,8 @@ impl Limits {
     pub const LINE_SETTING: &'static str = "[limits] max-line-length";
     /// The klaxond setting of [`Limits::max_fields_per_point`].
     pub const FIELDS_SETTING: &'static str = "[limits] max-fields-per-point";
+    /// The klaxond setting of [`Limits::max_series`].
+    pub const SERIES_SETTING: &'static str = "[limits] max-series";
     /// The most text one template may render, in bytes: a template of a few bytes can loop
     /// (`{{range 100000}}`) or pad (`{{printf "%65535d" 1}}`), so its output is bounded too.
     pub const MAX_TEMPLATE_OUTPUT: usize = 1 << 20;
@@ -38,13 +43,15 @@ impl Limits {
 }
 
 impl Default for Limits {
-    /// The tick defaults, 64 KiB per template, 1 MiB per line and 10 000 fields per point.
+    /// The tick defaults, 64 KiB per template, 1 MiB per line, 10 000 fields per point and a
+    /// million series per node.
     fn default() -> Self {
         Limits {
             tick: klaxon_tick::Limits::default(),
             max_template_size: 64 << 10,
             max_line_length: 1 << 20,
             max_fields_per_point: 10_000,
+            max_series: 1_000_000,
         }
     }
 }

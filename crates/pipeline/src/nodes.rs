@@ -1,12 +1,12 @@
 //! The stream nodes before the alert node: `from`, `where` and `eval`.
 
-use std::sync::Arc;
-
 use klaxon_core::FieldValue;
 use klaxon_tick::{Lambda, Node};
 
 use crate::batch::Group;
-use crate::props::{self, once, unknown_property};
+use crate::group_by::Grouping;
+use crate::per_group::GroupLambdas;
+use crate::props::{self, unknown_property};
 use crate::{DefineError, GroupId, Point};
 
 /// `|from()`: selects points by database, retention policy and measurement, filters them with
@@ -16,12 +16,9 @@ pub struct From {
     database: Option<String>,
     retention_policy: Option<String>,
     measurement: Option<String>,
-    filter: Option<Lambda>,
-    group_by: Vec<String>,
-    group_by_all: bool,
-    by_measurement: bool,
-    /// The `groupBy` keys, sorted and deduplicated (unused with `groupBy(*)`).
-    keys: Arc<[String]>,
+    /// The `.where()` expressions, ANDed (Kapacitor: "multiple calls are ANDed").
+    filters: Vec<Lambda>,
+    grouping: Grouping,
 }
 
 impl From {
@@ -41,11 +38,8 @@ impl From {
             database: None,
             retention_policy: None,
             measurement: None,
-            filter: None,
-            group_by: Vec::new(),
-            group_by_all: false,
-            by_measurement: false,
-            keys: Arc::from(Vec::new()),
+            filters: Vec::new(),
+            grouping: Grouping::default(),
         };
         for p in &node.properties {
             let single = |p: &klaxon_tick::Property| -> Result<String, DefineError> {
@@ -56,28 +50,15 @@ impl From {
                 "database" => from.database = Some(single(p)?),
                 "retentionPolicy" => from.retention_policy = Some(single(p)?),
                 "measurement" => from.measurement = Some(single(p)?),
-                "where" => {
-                    once(&from.filter, p)?;
-                    from.filter = Some(props::predicate(p)?);
-                }
-                "groupBy" => {
-                    if p.args.len() == 1 && p.arg(0).is_star() {
-                        from.group_by_all = true;
-                    } else {
-                        from.group_by = props::strings(p)?;
-                    }
-                }
+                "where" => from.filters.push(props::predicate(p)?),
+                "groupBy" => from.grouping.set_keys(p)?,
                 "groupByMeasurement" => {
                     p.expect_args(0, 0)?;
-                    from.by_measurement = true;
+                    from.grouping.by_measurement();
                 }
                 _ => return Err(unknown_property("from", p, Self::PROPERTIES)),
             }
         }
-        let mut keys = from.group_by.clone();
-        keys.sort();
-        keys.dedup();
-        from.keys = Arc::from(keys);
         Ok(from)
     }
 
@@ -92,64 +73,37 @@ impl From {
         let selected = self
             .database
             .as_ref()
-            .is_none_or(|db| *db == point.database)
+            .is_none_or(|db| **db == *point.database)
             && self
                 .retention_policy
                 .as_ref()
-                .is_none_or(|rp| *rp == point.retention_policy)
+                .is_none_or(|rp| **rp == *point.retention_policy)
             && self.measurement.as_ref().is_none_or(|m| *m == point.name);
         if !selected {
             return Ok(None);
         }
-        if let Some(filter) = &mut self.filter
-            && !filter.eval_bool(point).map_err(|e| e.to_string())?
-        {
-            return Ok(None);
+        for filter in &mut self.filters {
+            if !filter.eval_bool(point).map_err(|e| e.to_string())? {
+                return Ok(None);
+            }
         }
-        let keys = if self.group_by_all {
-            let mut keys: Vec<String> = point.tags.keys().cloned().collect();
-            keys.sort();
-            Arc::from(keys)
-        } else {
-            self.keys.clone()
-        };
-        Ok(Some(Group {
-            id: self.group(point),
-            keys,
-        }))
-    }
-
-    fn group(&self, point: &Point) -> GroupId {
-        let mut keys: Vec<&String> = if self.group_by_all {
-            point.tags.keys().collect()
-        } else {
-            self.group_by.iter().collect()
-        };
-        keys.sort();
-        keys.dedup();
-        if keys.is_empty() && !self.by_measurement {
-            return GroupId::nil();
-        }
-        let pairs: Vec<String> = keys
-            .iter()
-            .map(|k| format!("{k}={}", point.tags.get(*k).map_or("", String::as_str)))
-            .collect();
-        let tags = pairs.join(",");
-        if self.by_measurement {
-            GroupId(format!("{}\n{tags}", point.name))
-        } else {
-            GroupId(tags)
-        }
+        Ok(Some(self.grouping.group(point)))
     }
 }
 
-/// `|where(lambda)`.
+/// `|where(lambda)`; a stateful expression keeps its state per group.
 #[derive(Debug)]
 pub struct Where {
-    filter: Lambda,
+    filter: GroupLambdas,
 }
 
 impl Where {
+    /// Forgets `group`'s state, as Kapacitor's grouped nodes do on a delete-group message
+    /// (`|barrier().delete(TRUE)` above): its next point starts the group afresh.
+    pub fn forget(&mut self, group: &crate::GroupId) {
+        self.filter.forget(group);
+    }
+
     /// Compiles `|where(lambda: ...)`.
     pub fn compile(node: &Node) -> Result<Where, DefineError> {
         node.expect_args(1, 1)?;
@@ -159,25 +113,36 @@ impl Where {
         if let Some(p) = node.properties.first() {
             return Err(unknown_property("where", p, &[]));
         }
-        Ok(Where { filter })
+        Ok(Where {
+            filter: GroupLambdas::new(vec![filter]),
+        })
     }
 
-    /// Whether `point` passes.
-    pub fn accept(&mut self, point: &Point) -> Result<bool, String> {
-        self.filter.eval_bool(point).map_err(|e| e.to_string())
+    /// Whether `point` of `group` passes.
+    pub fn accept(&mut self, point: &Point, group: &GroupId) -> Result<bool, String> {
+        self.filter.for_group(group)[0]
+            .eval_bool(point)
+            .map_err(|e| e.to_string())
     }
 }
 
-/// `|eval(lambdas...).as(names...)` with `.keep()` and `.tags()`.
+/// `|eval(lambdas...).as(names...)` with `.keep()` and `.tags()`; stateful expressions keep
+/// their state per group.
 #[derive(Debug)]
 pub struct Eval {
-    lambdas: Vec<Lambda>,
+    lambdas: GroupLambdas,
     names: Vec<String>,
     keep: Option<Vec<String>>,
     tags: Vec<String>,
 }
 
 impl Eval {
+    /// Forgets `group`'s state, as Kapacitor's grouped nodes do on a delete-group message
+    /// (`|barrier().delete(TRUE)` above): its next point starts the group afresh.
+    pub fn forget(&mut self, group: &crate::GroupId) {
+        self.lambdas.forget(group);
+    }
+
     const PROPERTIES: &'static [&'static str] = &["as", "keep", "tags"];
 
     /// Compiles `|eval(...)` and its properties.
@@ -198,7 +163,7 @@ impl Eval {
             })
             .collect::<Result<Vec<_>, DefineError>>()?;
         let mut eval = Eval {
-            lambdas,
+            lambdas: GroupLambdas::new(lambdas),
             names: Vec::new(),
             keep: None,
             tags: Vec::new(),
@@ -229,11 +194,15 @@ impl Eval {
     }
 
     /// Evaluates the expressions in order (each sees the results before it) and builds the
-    /// output point.
-    pub fn apply(&mut self, point: &Point) -> Result<Point, String> {
+    /// output point as Kapacitor's `EvalNode.eval` does: without `.keep()` only the results
+    /// (those named in `.tags()` become tags instead, and must be strings); with `.keep()` the
+    /// point's fields and every result; with `.keep('a', ...)` exactly the listed fields, each a
+    /// result or else a field of the point.
+    pub fn apply(&mut self, point: &Point, group: &GroupId) -> Result<Point, String> {
         let mut work = point.clone();
         let mut results = Vec::with_capacity(self.lambdas.len());
-        for (lambda, name) in self.lambdas.iter_mut().zip(&self.names) {
+        let lambdas = self.lambdas.for_group(group);
+        for (lambda, name) in lambdas.iter_mut().zip(&self.names) {
             let value = lambda.eval(&work).map_err(|e| e.to_string())?;
             let value = match value {
                 klaxon_tick::Value::Int(i)
@@ -247,22 +216,54 @@ impl Eval {
             results.push((name.clone(), value));
         }
         let mut out = point.clone();
-        match &self.keep {
-            None => out.fields.clear(),
-            Some(keep) if keep.is_empty() => {}
-            Some(keep) => out.fields.retain(|k, _| keep.contains(k)),
+        for name in &self.tags {
+            let Some((_, value)) = results.iter().rev().find(|(n, _)| n == name) else {
+                continue;
+            };
+            let FieldValue::String(text) = value else {
+                return Err(format!(
+                    "result of a tag expression must be of type string, got {}",
+                    type_name(value)
+                ));
+            };
+            out.tags.insert(name.clone(), text.clone());
         }
-        for (name, value) in results {
-            if self.tags.contains(&name) {
-                let text = match &value {
-                    FieldValue::String(s) => s.clone(),
-                    other => klaxon_core::json::to_go_string(other),
-                };
-                out.tags.insert(name, text);
-            } else {
-                out.fields.insert(name, value);
+        match &self.keep {
+            None => {
+                out.fields.clear();
+                for (name, value) in results {
+                    if !self.tags.contains(&name) {
+                        out.fields.insert(name, value);
+                    }
+                }
+            }
+            Some(keep) if keep.is_empty() => out.fields.extend(results),
+            Some(keep) => {
+                let mut fields = std::collections::BTreeMap::new();
+                for name in keep {
+                    // The results first, then the point's own fields, as Kapacitor looks them up.
+                    let value = match results.iter().rev().find(|(n, _)| n == name) {
+                        Some((_, value)) => value.clone(),
+                        None => point.fields.get(name).cloned().ok_or_else(|| {
+                            format!("cannot keep field {name:?}, field does not exist")
+                        })?,
+                    };
+                    fields.insert(name.clone(), value);
+                }
+                out.fields = fields;
             }
         }
         Ok(out)
+    }
+}
+
+/// Go's name of a field value's type, for errors worded as Kapacitor's.
+fn type_name(value: &FieldValue) -> &'static str {
+    match value {
+        FieldValue::Float(_) => "float64",
+        FieldValue::Int(_) => "int64",
+        FieldValue::UInt(_) => "uint64",
+        FieldValue::String(_) => "string",
+        FieldValue::Bool(_) => "bool",
     }
 }

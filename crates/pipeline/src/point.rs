@@ -1,6 +1,7 @@
 //! Points as they flow through a task, and the group they belong to.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use klaxon_core::{FieldValue, Timestamp};
 
@@ -16,10 +17,11 @@ use klaxon_core::{FieldValue, Timestamp};
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Point {
-    /// The database (`db` of the write).
-    pub database: String,
-    /// The retention policy (`rp` of the write, `autogen` when absent).
-    pub retention_policy: String,
+    /// The database (`db` of the write). Shared by every point of a write: a body of a million
+    /// points holds one copy of it, not a million.
+    pub database: Arc<str>,
+    /// The retention policy (`rp` of the write, `autogen` when absent), shared like `database`.
+    pub retention_policy: Arc<str>,
     /// The measurement.
     pub name: String,
     /// Tags, sorted by key.
@@ -34,8 +36,8 @@ impl Point {
     /// A point with no tags or fields at `time_nanos`.
     pub fn new(database: &str, retention_policy: &str, name: &str, time_nanos: i64) -> Point {
         Point {
-            database: database.to_owned(),
-            retention_policy: retention_policy.to_owned(),
+            database: Arc::from(database),
+            retention_policy: Arc::from(retention_policy),
             name: name.to_owned(),
             tags: BTreeMap::new(),
             fields: BTreeMap::new(),

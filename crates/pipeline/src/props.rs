@@ -66,6 +66,26 @@ pub fn literal_json(arg: &Arg) -> Result<Value, DefineError> {
     })
 }
 
+/// The one string argument of a property (`.as('rate')`).
+pub fn string(property: &Property) -> Result<String, DefineError> {
+    property.expect_args(1, 1)?;
+    Ok(property.arg(0).as_str()?.to_owned())
+}
+
+/// The one duration argument of a property that must be above zero (`.unit(1m)`), in
+/// nanoseconds.
+pub fn positive_duration(property: &Property) -> Result<i64, DefineError> {
+    property.expect_args(1, 1)?;
+    let nanos = property.arg(0).as_duration()?;
+    if nanos <= 0 {
+        return Err(DefineError::new(
+            property.span,
+            format!(".{}() must be positive", property.name),
+        ));
+    }
+    Ok(nanos)
+}
+
 /// A property's arguments as strings (`.groupBy('host', 'cpu')`, `.as('a', 'b')`).
 pub fn strings(property: &Property) -> Result<Vec<String>, DefineError> {
     (0..property.args.len())

@@ -16,10 +16,13 @@ use crate::{Context, DefineError, Point};
 #[derive(Debug)]
 struct Seen {
     group: Group,
-    name: String,
     tags: BTreeMap<String, String>,
     emitted: u64,
 }
+
+/// The measurement of the points `|stats()` emits (and a deadman's alert sees as `.Name`), as
+/// Kapacitor names them.
+const STATS: &str = "stats";
 
 /// Counts messages per group and knows when the next interval ends.
 #[derive(Debug)]
@@ -46,14 +49,13 @@ impl Counter {
         let i = match self.index.get(&group.id) {
             Some(i) => *i,
             None => {
-                let (name, tags) = match message {
-                    Message::Point(p) => (p.name.clone(), group.tags_of(p)),
-                    Message::Batch(b) => (b.name.clone(), b.tags.clone()),
+                let tags = match message {
+                    Message::Point(p) => group.tags_of(p),
+                    Message::Batch(b) => b.tags.clone(),
                 };
                 self.index.insert(group.id.clone(), self.groups.len());
                 self.groups.push(Seen {
                     group: group.clone(),
-                    name,
                     tags,
                     emitted: 0,
                 });
@@ -152,7 +154,7 @@ impl Stats {
             .groups
             .iter()
             .map(|seen| {
-                let mut point = Point::new("", "", &seen.name, time);
+                let mut point = Point::new("", "", STATS, time);
                 point.tags = seen.tags.clone();
                 point
                     .fields
@@ -162,11 +164,6 @@ impl Stats {
             .collect()
     }
 }
-
-/// Kapacitor's default deadman ID; `NODE_NAME` becomes the parent node (`from1`).
-const DEADMAN_ID: &str = "node 'NODE_NAME' in task '{{ .TaskName }}'";
-/// Kapacitor's default deadman message; `INTERVAL` becomes the interval (`10s`, `1m0s`).
-const DEADMAN_MESSAGE: &str = r#"{{ .ID }} is {{ if eq .Level "OK" }}alive{{ else }}dead{{ end }}: {{ index .Fields "emitted" | printf "%0.3f" }} points/INTERVAL."#;
 
 /// `|deadman(threshold, interval[, lambda])`: Kapacitor's
 /// `|stats(interval)|derivative('emitted').unit(interval).nonNegative()|alert().crit(lambda:
@@ -183,7 +180,7 @@ pub struct Deadman {
 
 impl Deadman {
     /// Compiles the node: its arguments into the alert's CRITICAL expression, its properties
-    /// into the alert node's, with Kapacitor's default ID and message.
+    /// into the alert node's, with the server's `[deadman]` ID and message as defaults.
     pub fn compile(
         node: &Node,
         parent: &Node,
@@ -220,14 +217,14 @@ impl Deadman {
         if !has("id") {
             properties.push(property(
                 "id",
-                ArgValue::Str(DEADMAN_ID.replacen("NODE_NAME", &parent.id(), 1)),
+                ArgValue::Str(server.deadman.id.replacen("NODE_NAME", &parent.id(), 1)),
             ));
         }
         if !has("message") {
             let every = GoDuration::from_nanos(interval).to_string();
             properties.push(property(
                 "message",
-                ArgValue::Str(DEADMAN_MESSAGE.replacen("INTERVAL", &every, 1)),
+                ArgValue::Str(server.deadman.message.replacen("INTERVAL", &every, 1)),
             ));
         }
         properties.push(property("crit", ArgValue::Lambda(crit)));
@@ -248,6 +245,11 @@ impl Deadman {
     /// The alert node inside, for its handlers.
     pub fn alert(&self) -> &AlertNode {
         &self.alert
+    }
+
+    /// The alert node inside, to apply handler kinds' `global` settings to.
+    pub fn alert_mut(&mut self) -> &mut AlertNode {
+        &mut self.alert
     }
 
     /// Counts a message of the parent.
@@ -275,7 +277,7 @@ impl Deadman {
                 continue;
             }
             let rate = (seen.emitted - count) as f64 / ((time - at) as f64 / interval);
-            let mut point = Point::new("", "", &seen.name, time);
+            let mut point = Point::new("", "", STATS, time);
             point.tags = seen.tags.clone();
             point
                 .fields

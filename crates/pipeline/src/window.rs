@@ -35,8 +35,12 @@ struct GroupWindow {
     next_emit: Option<i64>,
     /// Count mode: points seen.
     seen: i64,
-    /// Points not yet out of every future window, in time order.
+    /// Points not yet out of every future window, in arrival order.
     points: VecDeque<Point>,
+    /// The measurement and group tags of the group's first point, which every window of the
+    /// group carries (an empty one too), as Kapacitor's window does.
+    name: String,
+    tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A compiled `|window()`.
@@ -63,7 +67,8 @@ impl Window {
         let (mut align, mut fill_period) = (false, false);
         for p in &node.properties {
             let positive = |value: i64, what: &str| {
-                if value <= 0 {
+                // `.every(0s)` is Kapacitor's "emit on every point".
+                if value < 0 || (value == 0 && p.name != "every") {
                     Err(DefineError::new(
                         p.span,
                         format!(".{}({what}) must be positive", p.name),
@@ -163,7 +168,12 @@ impl Window {
     pub fn process(&mut self, point: Point, group: &Group) -> Option<Batch> {
         // Look up before inserting: no copy of the group ID for every point.
         if !self.groups.contains_key(&group.id) {
-            self.groups.insert(group.id.clone(), GroupWindow::default());
+            let state = GroupWindow {
+                name: point.name.clone(),
+                tags: group.tags_of(&point),
+                ..GroupWindow::default()
+            };
+            self.groups.insert(group.id.clone(), state);
         }
         let state = self.groups.get_mut(&group.id)?;
         match self.mode {
@@ -172,13 +182,60 @@ impl Window {
                 every,
                 align,
                 fill_period,
-            } => time_window(state, point, group, period, every, align, fill_period),
+            } => time_window(state, point, period, every, align, fill_period),
             Mode::Count {
                 period,
                 every,
                 fill_period,
             } => count_window(state, point, group, period, every, fill_period),
         }
+    }
+
+    /// A barrier at `time` reaches `group`'s window: a time window emits as a point at that
+    /// time would, without keeping it (Kapacitor's `windowByTime.Barrier`); `None` when it is
+    /// not due, the group has no window yet, or the window counts points (Kapacitor's count
+    /// window passes barriers on, which [`Window::passes_barriers`] says).
+    pub fn barrier(&mut self, time: Timestamp, group: &GroupId) -> Option<Batch> {
+        let Mode::Time {
+            period,
+            every,
+            align,
+            ..
+        } = self.mode
+        else {
+            return None;
+        };
+        let state = self.groups.get_mut(group)?;
+        let t = time.as_nanos();
+        let next = state.next_emit?;
+        if t < next {
+            return None;
+        }
+        if every == 0 {
+            purge(&mut state.points, |p| p > t - period);
+            state.next_emit = Some(t);
+            return Some(batch(state, t));
+        }
+        purge(&mut state.points, |p| p >= next - period);
+        let out = batch(state, next);
+        let mut following = t + every;
+        if align {
+            following = following.div_euclid(every) * every;
+        }
+        state.next_emit = Some(following);
+        purge(&mut state.points, |p| p >= following - period);
+        Some(out)
+    }
+
+    /// Whether a barrier goes on past this window: a count window's does; a time window's
+    /// becomes the window it emits.
+    pub fn passes_barriers(&self) -> bool {
+        matches!(self.mode, Mode::Count { .. })
+    }
+
+    /// Forgets `group`'s window and its points (a delete-group message passed).
+    pub fn forget(&mut self, group: &GroupId) {
+        self.groups.remove(group);
     }
 
     /// Points buffered over all groups (memory is bounded by one period per group).
@@ -188,78 +245,85 @@ impl Window {
     }
 }
 
+/// Kapacitor's `windowByTime.Point`: a point at or after the next emit time emits every point
+/// kept since the previous emit that is not older than `next - period`, as the window ending
+/// at `next`; the next window then ends `every` after that point (truncated to a multiple of
+/// `every` with `.align()`). With `every` 0 each point emits the points of the last period,
+/// itself included.
 fn time_window(
     state: &mut GroupWindow,
     point: Point,
-    group: &Group,
     period: i64,
     every: i64,
     align: bool,
     fill_period: bool,
 ) -> Option<Batch> {
     let t = point.time.as_nanos();
-    let next = *state.next_emit.get_or_insert_with(|| {
-        let mut first = if align {
-            // The end of the aligned bucket that holds the first point.
-            t.div_euclid(every) * every + every
-        } else {
-            t + every
-        };
-        if fill_period && period > every {
-            // Wait until a whole period of data can be in the first window.
-            first += period - every;
+    let next = *state
+        .next_emit
+        .get_or_insert_with(|| first_emit(t, period, every, align, fill_period));
+    if every == 0 {
+        state.points.push_back(point);
+        if t < next {
+            return None;
         }
-        first
-    });
+        // Kapacitor purges exclusively here: a point exactly one period old is dropped.
+        purge(&mut state.points, |p| p > t - period);
+        state.next_emit = Some(t);
+        return Some(batch(state, t));
+    }
     let mut out = None;
     if t >= next {
-        let start = next - period;
-        // One window per arriving point: windows that a gap in the data left empty are skipped.
-        let steps = (t - next) / every + 1;
-        let following = next + steps * every;
-        state.next_emit = Some(following);
-        let keep_from = following - period;
-        let mut points = Vec::new();
-        // Points no later window needs are moved into the batch, the rest copied.
-        while state
-            .points
-            .front()
-            .is_some_and(|p| p.time.as_nanos() < keep_from)
-        {
-            if let Some(p) = state.points.pop_front()
-                && p.time.as_nanos() >= start
-                && p.time.as_nanos() < next
-            {
-                points.push(p);
-            }
+        purge(&mut state.points, |p| p >= next - period);
+        out = Some(batch(state, next));
+        let mut following = t + every;
+        if align {
+            following = following.div_euclid(every) * every;
         }
-        points.extend(
-            state
-                .points
-                .iter()
-                .take_while(|p| p.time.as_nanos() < next)
-                .filter(|p| p.time.as_nanos() >= start)
-                .cloned(),
-        );
-        out = Some(Batch {
-            name: point.name.clone(),
-            tags: group.tags_of(&point),
-            time: Timestamp::from_nanos(next),
-            points,
-        });
+        state.next_emit = Some(following);
+        // What the next emit will purge can go now: memory stays within a period per group.
+        purge(&mut state.points, |p| p >= following - period);
     }
-    let next = state.next_emit.unwrap_or(next);
-    if t < next - period {
-        // Too late for every window still to come.
-        return out;
-    }
-    let at = state
-        .points
-        .iter()
-        .rposition(|p| p.time <= point.time)
-        .map_or(0, |i| i + 1);
-    state.points.insert(at, point);
+    state.points.push_back(point);
     out
+}
+
+/// The end of a group's first window, as Kapacitor's `newWindowByTime` computes it.
+fn first_emit(t: i64, period: i64, every: i64, align: bool, fill_period: bool) -> i64 {
+    if fill_period {
+        let first_period = t + period;
+        if !align || every == 0 {
+            return first_period;
+        }
+        let aligned = first_period.div_euclid(every) * every;
+        if aligned > first_period {
+            aligned
+        } else {
+            aligned + every
+        }
+    } else if align && every != 0 {
+        (t + every).div_euclid(every) * every
+    } else {
+        t + every
+    }
+}
+
+/// Drops the oldest points up to the first that `keep` accepts (Kapacitor's ring buffer purge:
+/// the points are in arrival order).
+fn purge(points: &mut VecDeque<Point>, keep: impl Fn(i64) -> bool) {
+    while points.front().is_some_and(|p| !keep(p.time.as_nanos())) {
+        points.pop_front();
+    }
+}
+
+/// The kept points as the window ending at `time`.
+fn batch(state: &GroupWindow, time: i64) -> Batch {
+    Batch {
+        name: state.name.clone(),
+        tags: state.tags.clone(),
+        time: Timestamp::from_nanos(time),
+        points: state.points.iter().cloned().collect(),
+    }
 }
 
 fn count_window(
@@ -270,11 +334,9 @@ fn count_window(
     every: usize,
     fill_period: bool,
 ) -> Option<Batch> {
-    let next = *state.next_emit.get_or_insert(if fill_period {
-        period.max(every) as i64
-    } else {
-        every as i64
-    });
+    let next = *state
+        .next_emit
+        .get_or_insert(if fill_period { period } else { every } as i64);
     state.points.push_back(point);
     if state.points.len() > period {
         state.points.pop_front();
@@ -368,13 +430,36 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_skips_empty_windows_and_late_points_are_dropped() {
+    fn after_a_gap_the_next_window_ends_every_after_the_point() {
         let mut w = window("stream|window().period(2s).every(2s)");
         let out = run(&mut w, &[0, 1, 9, 3, 10, 11]);
-        // 9 closes [0,2) and the empty windows up to [8,10), which holds 9; the late 3 is in no
-        // window still to come.
-        assert_eq!(out, [(2, vec![0, 1]), (10, vec![9])]);
-        assert_eq!(w.buffered(), 2);
+        // 9 closes the window ending at 2; the next one ends at 9 + 2 = 11 (Kapacitor's
+        // windowByTime). The late 3 is kept in arrival order, as Kapacitor keeps it.
+        assert_eq!(out, [(2, vec![0, 1]), (11, vec![9, 3, 10])]);
+        assert_eq!(w.buffered(), 1);
+    }
+
+    #[test]
+    fn every_zero_emits_the_last_period_on_every_point() {
+        let mut w = window("stream|window().period(2s).every(0s)");
+        let out = run(&mut w, &[0, 1, 2, 3]);
+        assert_eq!(
+            out,
+            [
+                (0, vec![0]),
+                (1, vec![0, 1]),
+                (2, vec![1, 2]),
+                (3, vec![2, 3])
+            ]
+        );
+    }
+
+    #[test]
+    fn fill_period_with_align_ends_on_a_multiple_of_every() {
+        let mut w = window("stream|window().period(14s).every(10s).fillPeriod().align()");
+        // The first period ends at 6 + 14 = 20, already aligned: the first window ends at 30.
+        let out = run(&mut w, &(6..=31).collect::<Vec<_>>());
+        assert_eq!(out[0], (30, (16..30).collect::<Vec<_>>()));
     }
 
     #[test]

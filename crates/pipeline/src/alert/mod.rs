@@ -1,24 +1,33 @@
 //! The alert node: levels from lambdas, per-group state, templates, and the events it emits.
 
+mod gotime;
+mod inhibit;
+mod methods;
 mod state;
 mod template;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use klaxon_core::{
-    AlertResult, Event, EventData, EventState, FieldValue, GoDuration, Level, Registry, Row,
+    AlertResult, Event, EventData, EventState, FieldValue, Global, GoDuration, Level, Registry, Row,
 };
 use klaxon_tick::{Lambda, Node, Property, Span};
 use serde_json::Value;
 
+pub use inhibit::{Inhibitor, Inhibitors};
 pub use state::{AlertState, Decision, LevelPredicates, Rules, determine_level};
-pub use template::{ServerInfo, TemplateError, TemplateInput, Templates, html_escape};
+pub use template::{
+    DeadmanDefaults, ServerInfo, TemplateError, TemplateInput, Templates, html_escape,
+};
+pub(crate) use template::{render_text, text_template};
 
 use crate::batch::Batch;
-use crate::props::{self, once, unknown_property};
+use crate::props::{self, once};
 use crate::{Context, DefineError, GroupId, Limits, Point};
 
-/// The alert node's own properties (handlers come from the registry).
+/// The alert node's own properties that Klaxon implements (handlers come from the registry). A
+/// subset of `klaxon_core::naming::ALERT_NODE_PROPERTIES`, which no handler crate may claim.
 const PROPERTIES: &[&str] = &[
     "id",
     "message",
@@ -42,6 +51,8 @@ const PROPERTIES: &[&str] = &[
     "durationField",
     "category",
     "all",
+    "inhibit",
+    "quiet",
 ];
 
 /// A handler written inline in the alert node (`.exec(...)`, `.tcp(...)`, `.foo().room(...)`),
@@ -74,6 +85,8 @@ pub struct AlertEmission {
 #[derive(Debug)]
 pub struct AlertNode {
     id: String,
+    /// Where `|alert()` is written: what a global handler that cannot be built points at.
+    span: Span,
     task: String,
     server: ServerInfo,
     levels: [Option<Lambda>; 4],
@@ -90,7 +103,22 @@ pub struct AlertNode {
     message_field: Option<String>,
     duration_field: Option<String>,
     all: bool,
+    /// `.quiet()`: errors are counted, not logged.
+    quiet: bool,
+    /// `.inhibit(category, tags...)` calls.
+    inhibits: Vec<(String, Vec<String>)>,
+    /// Each group's inhibitors, one per `.inhibit()`, active while the group is not OK.
+    group_inhibitors: HashMap<GroupId, Vec<Arc<Inhibitor>>>,
     states: HashMap<GroupId, AlertState>,
+}
+
+impl Drop for AlertNode {
+    /// A stopped task inhibits nothing any more, as Kapacitor removes a group's inhibitors.
+    fn drop(&mut self) {
+        for inhibitor in self.group_inhibitors.values().flatten() {
+            self.server.inhibitors.remove(inhibitor);
+        }
+    }
 }
 
 fn level_slot(name: &str) -> Option<(Level, bool)> {
@@ -106,6 +134,12 @@ fn level_slot(name: &str) -> Option<(Level, bool)> {
 }
 
 impl AlertNode {
+    /// Forgets `group`'s state, as Kapacitor's grouped nodes do on a delete-group message
+    /// (`|barrier().delete(TRUE)` above): its next point starts the group afresh.
+    pub fn forget(&mut self, group: &crate::GroupId) {
+        self.states.remove(group);
+    }
+
     /// Compiles `|alert()` and its properties; handler properties are looked up in `registry`.
     pub fn compile(
         node: &Node,
@@ -122,6 +156,7 @@ impl AlertNode {
         let mut template_spans = [node.span; 3];
         let mut out = AlertNode {
             id: node.id(),
+            span: node.span,
             task: task.to_owned(),
             server: server.clone(),
             levels: Default::default(),
@@ -139,6 +174,9 @@ impl AlertNode {
             message_field: None,
             duration_field: None,
             all: false,
+            quiet: false,
+            inhibits: Vec::new(),
+            group_inhibitors: HashMap::new(),
             states: HashMap::new(),
         };
         let mut properties = node.properties.iter().peekable();
@@ -222,6 +260,18 @@ impl AlertNode {
                     property.expect_args(0, 0)?;
                     out.all = true;
                 }
+                "quiet" => {
+                    property.expect_args(0, 0)?;
+                    out.quiet = true;
+                }
+                "inhibit" => {
+                    property.expect_args(1, usize::MAX)?;
+                    let category = property.arg(0).as_str()?.to_owned();
+                    let tags = (1..property.args.len())
+                        .map(|i| property.arg(i).as_str().map(str::to_owned))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.inhibits.push((category, tags));
+                }
                 "topic" => out.topic = Some(text(property)?),
                 "category" => out.category = text(property)?,
                 "levelTag" => out.level_tag = Some(text(property)?),
@@ -262,6 +312,35 @@ impl AlertNode {
         &self.handlers
     }
 
+    /// Applies a handler kind's `global` setting, as Kapacitor does when a task starts: with
+    /// `global.handler`, a handler of `kind` with its default options unless the node already
+    /// names one; with `global.state_changes_only`, the whole node emits state changes only
+    /// (keeping a `.stateChangesOnly(interval)` of its own).
+    ///
+    /// ```
+    /// use klaxon_core::Global;
+    /// use klaxon_pipeline::{ServerInfo, Task};
+    /// let registry = klaxon_core::Registry::linked().unwrap();
+    /// let script = "stream|from()|alert()";
+    /// let mut task = Task::compile("t", script, &registry, &ServerInfo::default()).unwrap();
+    /// let global = Global { handler: true, state_changes_only: true };
+    /// task.apply_global("pager", global);
+    /// let node = task.alert_nodes().next().unwrap();
+    /// assert_eq!(node.handlers()[0].kind, "pager");
+    /// ```
+    pub fn apply_global(&mut self, kind: &'static str, global: Global) {
+        if global.handler && !self.handlers.iter().any(|h| h.kind == kind) {
+            self.handlers.push(InlineHandler {
+                kind,
+                options: Value::Object(serde_json::Map::new()),
+                span: self.span,
+            });
+        }
+        if global.state_changes_only && self.rules.state_changes_only.is_none() {
+            self.rules.state_changes_only = Some(GoDuration::ZERO);
+        }
+    }
+
     /// The `.topic()`, if any.
     pub fn topic(&self) -> Option<&str> {
         self.topic.as_deref()
@@ -295,7 +374,7 @@ impl AlertNode {
         let id = match self.templates.id(&id_input) {
             Ok(id) => id,
             Err(e) => {
-                ctx.point_error(&self.id, e);
+                self.error(ctx, e);
                 return None;
             }
         };
@@ -326,7 +405,7 @@ impl AlertNode {
             }
         }
         for error in errors {
-            ctx.point_error(&self.id, error);
+            report(ctx, &self.id, self.quiet, error);
         }
         let level = if self.all { lowest } else { highest };
         let time = if self.all || level == Level::Ok {
@@ -373,13 +452,55 @@ impl AlertNode {
             },
             previous_level: Level::Ok,
         };
+        self.emit(ctx, group, event);
+        Some(out)
+    }
+
+    /// Reports a point this node could not process (see [`report`]).
+    fn error(&self, ctx: &mut dyn Context, message: String) {
+        report(ctx, &self.id, self.quiet, message);
+    }
+
+    /// Emits an event: its group's inhibitors follow its level, and an event another alert
+    /// node inhibits (same category, equal tags) is dropped, as Kapacitor's alert node drops it.
+    fn emit(&mut self, ctx: &mut dyn Context, group: &GroupId, event: Event) {
+        if !self.inhibits.is_empty() {
+            let inhibitors = self
+                .group_inhibitors
+                .entry(group.clone())
+                .or_insert_with(|| {
+                    self.inhibits
+                        .iter()
+                        .map(|(category, names)| {
+                            let tags = names
+                                .iter()
+                                .map(|name| {
+                                    let value =
+                                        event.data.tags.get(name).cloned().unwrap_or_default();
+                                    (name.clone(), value)
+                                })
+                                .collect();
+                            self.server.inhibitors.add(category, tags)
+                        })
+                        .collect()
+                });
+            for inhibitor in inhibitors.iter() {
+                inhibitor.set(event.state.level != Level::Ok);
+            }
+        }
+        if self
+            .server
+            .inhibitors
+            .is_inhibited(&event.data.category, &event.data.tags)
+        {
+            return;
+        }
         ctx.emit(AlertEmission {
             node: self.id.clone(),
             event,
             anonymous: !self.handlers.is_empty(),
             topic: self.topic.clone(),
         });
-        Some(out)
     }
 
     /// Renders the message and details; a template error is reported and drops the event.
@@ -395,7 +516,7 @@ impl AlertNode {
         let message = match self.templates.message(input, id, level, time, duration) {
             Ok(m) => m,
             Err(e) => {
-                ctx.point_error(&self.id, e);
+                self.error(ctx, e);
                 return None;
             }
         };
@@ -405,7 +526,7 @@ impl AlertNode {
         {
             Ok(d) => Some((message, d)),
             Err(e) => {
-                ctx.point_error(&self.id, e);
+                self.error(ctx, e);
                 None
             }
         }
@@ -435,7 +556,7 @@ impl AlertNode {
             let rendered = match self.templates.id(&input) {
                 Ok(rendered) => rendered,
                 Err(e) => {
-                    ctx.point_error(&self.id, e);
+                    self.error(ctx, e);
                     return None;
                 }
             };
@@ -455,8 +576,9 @@ impl AlertNode {
             errors: Vec::new(),
         };
         let level = determine_level(&mut predicates, state.level());
-        for error in predicates.errors {
-            ctx.point_error(&self.id, error);
+        let errors = predicates.errors;
+        for error in errors {
+            report(ctx, &self.id, self.quiet, error);
         }
         let Decision::Emit { level, duration } = state.update(level, point.time, &self.rules)
         else {
@@ -467,7 +589,7 @@ impl AlertNode {
             None => match self.templates.id(&input) {
                 Ok(id) => id,
                 Err(e) => {
-                    ctx.point_error(&self.id, e);
+                    self.error(ctx, e);
                     return None;
                 }
             },
@@ -503,12 +625,7 @@ impl AlertNode {
             },
             previous_level: Level::Ok,
         };
-        ctx.emit(AlertEmission {
-            node: self.id.clone(),
-            event,
-            anonymous: !self.handlers.is_empty(),
-            topic: self.topic.clone(),
-        });
+        self.emit(ctx, group, event);
         Some(out)
     }
 
@@ -561,13 +678,23 @@ impl AlertNode {
     }
 }
 
+/// Reports a point node `id` could not process: counted, and logged unless the node is
+/// `.quiet()` (an empty message asks the engine not to log it), as Kapacitor's `.quiet()`.
+fn report(ctx: &mut dyn Context, id: &str, quiet: bool, message: String) {
+    let message = if quiet { String::new() } else { message };
+    ctx.point_error(id, message);
+}
+
 /// Reads a handler property and the chained properties that follow it.
 fn inline_handler<'p>(
     property: &Property,
     rest: &mut std::iter::Peekable<impl Iterator<Item = &'p Property>>,
     registry: &Registry,
 ) -> Result<InlineHandler, DefineError> {
-    let Some(registration) = registry.iter().find(|r| r.tick().property == property.name) else {
+    let registration = registry
+        .by_property(&property.name)
+        .filter(|r| registry.disabled(r.kind()).is_none());
+    let Some(registration) = registration else {
         return Err(unknown_handler_or_property(property, registry));
     };
     let positional = property
@@ -600,60 +727,89 @@ fn inline_handler<'p>(
 }
 
 fn unknown_handler_or_property(property: &Property, registry: &Registry) -> DefineError {
+    let name = property.name.as_str();
+    if klaxon_core::naming::ALERT_NODE_PROPERTIES.contains(&name) {
+        return DefineError::new(
+            property.span,
+            format!("|alert() property .{name}() is not supported by Klaxon yet"),
+        );
+    }
+    if let Some(why) = klaxon_core::naming::retired(name) {
+        return DefineError::new(
+            property.span,
+            format!("|alert() property .{name}() is a retired Kapacitor handler: {why}"),
+        );
+    }
+    if let Some(disabled) = registry
+        .by_property(name)
+        .and_then(|r| registry.disabled(r.kind()))
+    {
+        return DefineError::new(property.span, disabled.to_string());
+    }
+    let handlers: Vec<&str> = registry.iter().map(|r| r.tick().property).collect();
     let close = PROPERTIES
         .iter()
-        .find(|p| p.eq_ignore_ascii_case(&property.name) || edit_distance(p, &property.name) <= 2);
-    match close {
-        Some(close) => DefineError::new(
+        .chain(&handlers)
+        .filter(|candidate| is_close(candidate, name))
+        .min_by_key(|candidate| edit_distance(&candidate.to_lowercase(), &name.to_lowercase()));
+    if let Some(close) = close {
+        return DefineError::new(
             property.span,
-            format!(
-                "|alert() has no property .{}(); did you mean .{close}()?",
-                property.name
-            ),
-        ),
-        None => {
-            let mut err = unknown_property("alert", property, PROPERTIES);
-            if let Some(disabled) = registry
-                .disabled_registrations()
-                .find(|r| r.tick().property == property.name)
-                .and_then(|r| registry.disabled(r.kind()))
-            {
-                err.message = disabled.to_string();
-                return err;
-            }
-            let handlers: Vec<&str> = registry.iter().map(|r| r.tick().property).collect();
-            err.message = format!(
-                "no handler {:?} in this server; it has: {}",
-                property.name,
-                if handlers.is_empty() {
-                    "none".to_owned()
-                } else {
-                    handlers.join(", ")
-                }
-            );
-            err
-        }
+            format!("|alert() has no property .{name}(); did you mean .{close}()?"),
+        );
     }
+    let mut own: Vec<String> = PROPERTIES.iter().map(|p| format!(".{p}()")).collect();
+    own.sort();
+    let mut handlers: Vec<String> = handlers.iter().map(|p| format!(".{p}()")).collect();
+    handlers.sort();
+    DefineError::new(
+        property.span,
+        format!(
+            "|alert() has no property .{name}(); it has: {}; and the handlers of this server: {}",
+            own.join(", "),
+            if handlers.is_empty() {
+                "none".to_owned()
+            } else {
+                handlers.join(", ")
+            }
+        ),
+    )
 }
 
-/// Levenshtein distance, for "did you mean" hints.
+/// Whether `candidate` is close enough to `name` to be what was meant: the same but for case,
+/// or one edit away (two for names of six letters or more, transpositions counting one), so
+/// that a short name is not matched to an unrelated one (`.log()` is not `.all()`).
+fn is_close(candidate: &str, name: &str) -> bool {
+    let (a, b) = (candidate.to_lowercase(), name.to_lowercase());
+    let allowed = if b.chars().count() >= 6 { 2 } else { 1 };
+    a == b || edit_distance(&a, &b) <= allowed
+}
+
+/// Optimal string alignment distance (Levenshtein with adjacent transpositions), for "did you
+/// mean" hints.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 struct Predicates<'a> {
@@ -698,12 +854,32 @@ impl LevelPredicates for Predicates<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::edit_distance;
+    use super::{PROPERTIES, edit_distance, is_close};
+
+    #[test]
+    fn every_implemented_property_is_reserved_from_handler_crates() {
+        for property in PROPERTIES {
+            assert!(
+                klaxon_core::naming::ALERT_NODE_PROPERTIES.contains(property),
+                ".{property}() is missing from klaxon_core::naming::ALERT_NODE_PROPERTIES"
+            );
+        }
+    }
 
     #[test]
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("crit", "critt"), 1);
         assert_eq!(edit_distance("crit", "crit"), 0);
         assert_eq!(edit_distance("exec", "crit"), 4);
+        assert_eq!(edit_distance("email", "emial"), 1);
+    }
+
+    #[test]
+    fn hints_name_only_close_properties() {
+        assert!(is_close("crit", "crt"));
+        assert!(is_close("stateChangesOnly", "statechangesonly"));
+        assert!(is_close("messageField", "mesageFeild"));
+        assert!(!is_close("all", "log"));
+        assert!(!is_close("id", "ok"));
     }
 }

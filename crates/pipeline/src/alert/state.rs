@@ -3,6 +3,10 @@
 
 use klaxon_core::{GoDuration, Level, Timestamp};
 
+mod levels;
+
+use levels::Levels;
+
 /// Flapping weights: the newest change weighs 1.2, the oldest 0.8 (Kapacitor's `maxWeight` and
 /// `weightDiff`).
 const MAX_WEIGHT: f64 = 1.2;
@@ -50,8 +54,8 @@ pub enum Decision {
 /// The state of one group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertState {
-    history: Vec<Level>,
-    idx: usize,
+    history: Levels,
+    idx: u32,
     flapping: bool,
     first_triggered: Timestamp,
     last_triggered: Timestamp,
@@ -61,7 +65,7 @@ impl AlertState {
     /// A fresh state: every history slot OK.
     pub fn new(history: usize) -> AlertState {
         AlertState {
-            history: vec![Level::Ok; history.max(2)],
+            history: Levels::new(history.max(2)),
             idx: 0,
             flapping: false,
             first_triggered: Timestamp::EPOCH,
@@ -74,7 +78,7 @@ impl AlertState {
     /// carries the incident's whole duration and `stateChangesOnly` does not re-fire.
     pub fn restored(history: usize, level: Level, time: Timestamp) -> AlertState {
         let mut state = AlertState::new(history);
-        state.history[state.idx] = level;
+        state.history.set(state.idx as usize, level);
         if level != Level::Ok {
             state.first_triggered = time;
             state.last_triggered = time;
@@ -84,7 +88,7 @@ impl AlertState {
 
     /// The current level (the newest history entry).
     pub fn level(&self) -> Level {
-        self.history[self.idx]
+        self.history.get(self.idx as usize)
     }
 
     /// Records the level decided for a point at `time` and applies the emission rules.
@@ -100,10 +104,11 @@ impl AlertState {
     }
 
     fn record(&mut self, level: Level, time: Timestamp, rules: &Rules, batch: bool) -> Decision {
-        let previous = self.history[self.idx];
+        let previous = self.level();
         let changed = previous != level;
-        self.idx = (self.idx + 1) % self.history.len();
-        self.history[self.idx] = level;
+        // A history over u32::MAX levels would take 4 GiB a group: the index fits.
+        self.idx = ((self.idx as usize + 1) % self.history.len()) as u32;
+        self.history.set(self.idx as usize, level);
 
         if let Some((low, high)) = rules.flapping {
             let p = self.percent_change();
@@ -152,9 +157,9 @@ impl AlertState {
         let mut weight = MAX_WEIGHT / WEIGHT_DIFF;
         let step = (MAX_WEIGHT - weight) / (l - 1) as f64;
         for i in 0..l - 1 {
-            let c = (i + self.idx) % l;
+            let c = (i + self.idx as usize) % l;
             let p = if c == 0 { l - 1 } else { c - 1 };
-            if self.history[c] != self.history[p] {
+            if self.history.get(c) != self.history.get(p) {
                 changes += weight;
             }
             weight += step;

@@ -5,9 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gotmpl::Value;
+use klaxon_core::template::field_value;
 use klaxon_core::{FieldValue, GoDuration, Level, Timestamp};
 use serde::Serialize;
 
+mod budget;
+
+use super::gotime::Receiver;
+use super::methods;
 use crate::Limits;
 
 /// Kapacitor's default `.id()`.
@@ -17,7 +22,8 @@ pub const DEFAULT_MESSAGE: &str = "{{ .ID }} is {{ .Level }}";
 /// Kapacitor's default `.details()`.
 pub const DEFAULT_DETAILS: &str = "{{ json . }}";
 
-/// Identifies the server in templates (`.ServerInfo.Hostname`...).
+/// Identifies the server in templates (`.ServerInfo.Hostname`...), and carries what the tasks of
+/// one server share: the inhibitors of `.inhibit()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServerInfo {
@@ -29,7 +35,52 @@ pub struct ServerInfo {
     /// The server ID.
     #[serde(rename = "ServerID")]
     pub server_id: String,
+    /// The server's `.inhibit()` inhibitors, shared by its tasks (not template data).
+    #[serde(skip)]
+    pub inhibitors: super::Inhibitors,
+    /// The server's `[deadman]` settings (not template data).
+    #[serde(skip)]
+    pub deadman: DeadmanDefaults,
 }
+
+/// Kapacitor's `[deadman]` settings: the ID and message every `|deadman()` starts from, and the
+/// deadman `global` adds to every task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadmanDefaults {
+    /// The global deadman's interval, in nanoseconds.
+    pub interval: i64,
+    /// The global deadman's threshold.
+    pub threshold: f64,
+    /// The default `.id()`: `NODE_NAME` becomes the deadman's parent node (`from1`).
+    pub id: String,
+    /// The default `.message()`: `INTERVAL` becomes the deadman's interval (`1m0s`).
+    pub message: String,
+    /// Whether every task gets `stream|deadman(threshold, interval)`.
+    pub global: bool,
+}
+
+impl DeadmanDefaults {
+    /// Kapacitor's default ID.
+    pub const ID: &'static str = "{{ .Group }}:NODE_NAME for task '{{ .TaskName }}'";
+    /// Kapacitor's default message.
+    pub const MESSAGE: &'static str = r#"{{ .ID }} is {{ if eq .Level "OK" }}alive{{ else }}dead{{ end }}: {{ index .Fields "emitted" | printf "%0.3f" }} points/INTERVAL."#;
+}
+
+impl Default for DeadmanDefaults {
+    /// Kapacitor's defaults: 10s, 0.0, [`DeadmanDefaults::ID`], [`DeadmanDefaults::MESSAGE`],
+    /// not global.
+    fn default() -> Self {
+        DeadmanDefaults {
+            interval: 10_000_000_000,
+            threshold: 0.0,
+            id: Self::ID.to_owned(),
+            message: Self::MESSAGE.to_owned(),
+            global: false,
+        }
+    }
+}
+
+impl Eq for DeadmanDefaults {}
 
 /// What the templates of one point see.
 #[derive(Debug, Clone, Copy)]
@@ -93,28 +144,46 @@ impl Templates {
         details: Option<&str>,
     ) -> Result<Templates, TemplateError> {
         let text = |property: &'static str, source: &str| {
+            let failed = |reason: String| TemplateError { property, reason };
+            // Parsed as written first, so that a syntax error names the template's own text.
+            gotmpl::Template::new(property)
+                .parse(source)
+                .map_err(|e| failed(e.to_string()))?;
+            let prepared = methods::prepare(source, &[]).map_err(failed)?;
             gotmpl::Template::new(property)
                 .max_range_iters(Limits::MAX_TEMPLATE_ITERATIONS)
-                .parse(source)
-                .map_err(|e| TemplateError {
-                    property,
-                    reason: e.to_string(),
-                })
+                .funcs(budget::functions())
+                .funcs(Receiver::functions())
+                .parse(&prepared)
+                .map_err(|e| failed(e.to_string()))
         };
         let details = match details {
             None => Details::DefaultJson,
             Some(source) if source.trim() == DEFAULT_DETAILS => Details::DefaultJson,
-            Some(source) => Details::Custom(Box::new(
+            Some(source) => {
+                let failed = |reason: String| TemplateError {
+                    property: "details",
+                    reason,
+                };
                 gotmpl::html::Template::new("details")
-                    .max_range_iters(Limits::MAX_TEMPLATE_ITERATIONS)
                     .func("json", json_func(true))
                     .func("jsonCompact", json_func(false))
                     .parse(source)
-                    .map_err(|e| TemplateError {
-                        property: "details",
-                        reason: e.to_string(),
-                    })?,
-            )),
+                    .map_err(|e| failed(e.to_string()))?;
+                let prepared =
+                    methods::prepare(source, &["json", "jsonCompact"]).map_err(failed)?;
+                let template = gotmpl::html::Template::new("details")
+                    .max_range_iters(Limits::MAX_TEMPLATE_ITERATIONS)
+                    .funcs(budget::functions())
+                    .func("json", json_func(true))
+                    .func("jsonCompact", json_func(false))
+                    .funcs(Receiver::functions());
+                Details::Custom(Box::new(
+                    template
+                        .parse(&prepared)
+                        .map_err(|e| failed(e.to_string()))?,
+                ))
+            }
         };
         Ok(Templates {
             id: text("id", id.unwrap_or(DEFAULT_ID))?,
@@ -168,6 +237,35 @@ impl Templates {
     }
 }
 
+/// A Go text/template as Kapacitor's httppost endpoints parse theirs (the `|httpPost()` node's
+/// URL and row templates): with `json` and `jsonCompact`, and bounded as the alert templates.
+pub(crate) fn text_template(name: &str, source: &str) -> Result<gotmpl::Template, String> {
+    gotmpl::Template::new(name)
+        .max_range_iters(Limits::MAX_TEMPLATE_ITERATIONS)
+        .funcs(budget::functions())
+        .func("json", json_func(true))
+        .func("jsonCompact", json_func(false))
+        .parse(source)
+        .map_err(|e| e.to_string())
+}
+
+/// Executes a [`text_template`] with `data`, its output bounded as the alert templates'.
+pub(crate) fn render_text(template: &gotmpl::Template, data: &Value) -> Result<String, String> {
+    budget::reset();
+    let mut out = Bounded {
+        text: String::new(),
+        exceeded: false,
+    };
+    match template.execute_fmt(&mut out, data) {
+        Ok(()) => Ok(out.text),
+        Err(_) if out.exceeded => Err(format!(
+            "its output would exceed {} bytes",
+            Limits::MAX_TEMPLATE_OUTPUT
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Output that refuses to grow past [`Limits::MAX_TEMPLATE_OUTPUT`], which stops the template.
 struct Bounded {
     text: String,
@@ -190,6 +288,7 @@ fn bounded(
     property: &str,
     execute: impl FnOnce(&mut Bounded) -> Result<(), gotmpl::TemplateError>,
 ) -> Result<String, String> {
+    budget::reset();
     let mut out = Bounded {
         text: String::new(),
         exceeded: false,
@@ -213,16 +312,6 @@ fn map(entries: impl IntoIterator<Item = (&'static str, Value)>) -> BTreeMap<Arc
         .into_iter()
         .map(|(k, v)| (Arc::from(k), v))
         .collect()
-}
-
-fn field_value(value: &FieldValue) -> Value {
-    match value {
-        FieldValue::Float(f) => Value::Float(*f),
-        FieldValue::Int(i) => Value::Int(*i),
-        FieldValue::UInt(u) => Value::Uint(*u),
-        FieldValue::String(s) => string(s),
-        FieldValue::Bool(b) => Value::Bool(*b),
-    }
 }
 
 fn id_map(input: &TemplateInput<'_>) -> BTreeMap<Arc<str>, Value> {
@@ -404,17 +493,17 @@ mod tests {
         // Kapacitor's templates add none; gotmpl's built-ins are the same, and these prove that a
         // template asking for more is refused rather than answered.
         for (source, refusal) in [
-            ("{{ env \"HOME\" }}", "undefined function: env"),
-            ("{{ getenv \"HOME\" }}", "undefined function: getenv"),
+            ("{{ env \"HOME\" }}", "function \"env\" not defined"),
+            ("{{ getenv \"HOME\" }}", "function \"getenv\" not defined"),
             (
                 "{{ readFile \"/etc/passwd\" }}",
-                "undefined function: readFile",
+                "function \"readFile\" not defined",
             ),
             (
                 "{{ include \"/etc/passwd\" }}",
-                "undefined function: include",
+                "function \"include\" not defined",
             ),
-            ("{{ exec \"id\" }}", "undefined function: exec"),
+            ("{{ exec \"id\" }}", "function \"exec\" not defined"),
             ("{{ .Env.HOME }}", ""),
         ] {
             match render(source) {
@@ -527,6 +616,55 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d, "a&lt;b <b>");
+    }
+
+    /// Kapacitor's `.Time` is a `time.Time` and `.Duration` a `time.Duration`: they print in
+    /// Go's forms and their methods work.
+    #[test]
+    fn time_and_duration_are_values_with_methods() {
+        let tags = BTreeMap::new();
+        let fields = BTreeMap::new();
+        let server = ServerInfo::default();
+        let t = Templates::new(
+            None,
+            Some(
+                "{{ .Time }}|{{ .Duration }}|{{ .Time.Format \"15:04\" }}|{{ .Duration.Minutes }}|\
+                 {{ printf \"%.0f\" .Duration.Seconds }}|{{ .Time.Unix }}|{{ if gt .Duration.Seconds 60.0 }}long{{ end }}",
+            ),
+            Some("{{ .Time.Format \"Jan 2 15:04:05\" }} for {{ .Duration }}"),
+        )
+        .unwrap();
+        let input = input(&tags, &fields, &server);
+        let time = Timestamp::from_nanos(1_709_214_330_250_000_000);
+        let duration = GoDuration::from_secs(90);
+        let m = t
+            .message(&input, "id", Level::Critical, time, duration)
+            .unwrap();
+        assert_eq!(
+            m,
+            "2024-02-29 13:45:30.25 +0000 UTC|1m30s|13:45|1.5|90|1709214330|long"
+        );
+        let d = t
+            .details(&input, "id", Level::Critical, time, duration, &m)
+            .unwrap();
+        assert_eq!(d, "Feb 29 13:45:30 for 1m30s");
+        let zero = t
+            .message(&input, "id", Level::Ok, Timestamp::EPOCH, GoDuration::ZERO)
+            .unwrap();
+        assert_eq!(zero, "1970-01-01 00:00:00 +0000 UTC|0s|00:00|0|0|0|");
+    }
+
+    #[test]
+    fn unknown_functions_are_refused_when_the_task_is_defined() {
+        let err = Templates::new(None, Some("{{ upper .ID }}"), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid .message() template: function \"upper\" not defined; the functions are and,"),
+            "{err}"
+        );
+        let err = Templates::new(None, None, Some("{{ toJson . }}")).unwrap_err();
+        assert!(err.to_string().contains("json, jsonCompact"), "{err}");
+        assert!(Templates::new(Some("{{ .Time.Format \"x\" }}"), None, None).is_ok());
     }
 
     #[test]

@@ -1,29 +1,13 @@
 //! `|deadman()` and `|stats()` driven by `Task::tick` with chosen times: no clock, no sleeps.
 
 use klaxon_core::{FieldValue, Level, Registry, Timestamp};
-use klaxon_pipeline::{AlertEmission, Context, Point, ServerInfo, Task};
+use klaxon_pipeline::{Point, ServerInfo, Task};
 
 const S: i64 = 1_000_000_000;
 /// An arbitrary wall-clock start.
 const T0: i64 = 1_700_000_000 * S;
 
-#[derive(Default)]
-struct Events {
-    events: Vec<AlertEmission>,
-    errors: Vec<String>,
-}
-
-impl Context for Events {
-    fn emit(&mut self, emission: AlertEmission) {
-        self.events.push(emission);
-    }
-    fn restore(&mut self, _: &str, _: Option<&str>, _: &str) -> Option<(Level, Timestamp)> {
-        None
-    }
-    fn point_error(&mut self, node: &str, message: String) {
-        self.errors.push(format!("{node}: {message}"));
-    }
-}
+use crate::events::Events;
 
 fn task(script: &str) -> Task {
     Task::compile(
@@ -82,11 +66,11 @@ fn a_silent_group_alerts_and_recovers_and_an_unseen_group_never_alerts() {
         [(
             "b".to_owned(),
             Level::Critical,
-            "node 'from1' in task 'test' is dead: 0.000 points/10s.".to_owned(),
+            "host=b:from1 for task 'test' is dead: 0.000 points/10s.".to_owned(),
             20
         )]
     );
-    assert_eq!(ctx.events[0].event.state.id, "node 'from1' in task 'test'");
+    assert_eq!(ctx.events[0].event.state.id, "host=b:from1 for task 'test'");
     assert_eq!(
         ctx.events[0].event.data.fields["emitted"],
         FieldValue::Float(0.0)
@@ -101,13 +85,13 @@ fn a_silent_group_alerts_and_recovers_and_an_unseen_group_never_alerts() {
             (
                 "a".to_owned(),
                 Level::Critical,
-                "node 'from1' in task 'test' is dead: 0.000 points/10s.".to_owned(),
+                "host=a:from1 for task 'test' is dead: 0.000 points/10s.".to_owned(),
                 30
             ),
             (
                 "b".to_owned(),
                 Level::Ok,
-                "node 'from1' in task 'test' is alive: 2.000 points/10s.".to_owned(),
+                "host=b:from1 for task 'test' is alive: 2.000 points/10s.".to_owned(),
                 30
             ),
         ]
@@ -153,8 +137,8 @@ fn stats_emits_the_running_count_per_group() {
     assert_eq!(
         klaxon_core::json::to_go_string(&task.http_output("stats").unwrap()),
         concat!(
-            r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","emitted"],"values":[["2023-11-14T22:13:30Z",2]]},"#,
-            r#"{"name":"cpu","tags":{"host":"b"},"columns":["time","emitted"],"values":[["2023-11-14T22:13:30Z",1]]}]}"#
+            r#"{"series":[{"name":"stats","tags":{"host":"a"},"columns":["time","emitted"],"values":[["2023-11-14T22:13:30Z",2]]},"#,
+            r#"{"name":"stats","tags":{"host":"b"},"columns":["time","emitted"],"values":[["2023-11-14T22:13:30Z",1]]}]}"#
         )
     );
 }

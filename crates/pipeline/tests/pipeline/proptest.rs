@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use klaxon_core::{FieldValue, GoDuration, Level, Timestamp};
 use klaxon_pipeline::alert::{TemplateInput, Templates};
-use klaxon_pipeline::ingest::{Precision, parse_with};
+use klaxon_pipeline::ingest::{Precision, Target, parse_checked, parse_with};
 use klaxon_pipeline::{Limits, ServerInfo};
 use proptest::prelude::*;
 
@@ -246,7 +246,103 @@ proptest! {
             prop_assert_eq!(&got.tags, &want.tags);
             prop_assert_eq!(&got.fields, &want.fields);
             prop_assert_eq!(got.time.as_nanos(), want.time.unwrap_or(0));
-            prop_assert_eq!(&got.database, "db");
+            prop_assert_eq!(&*got.database, "db");
+        }
+    }
+}
+
+/// Valid bodies of several points (so that they span several chunks), or soup.
+fn body() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::collection::vec(point(), 1..8)
+            .prop_map(|points| { points.iter().map(line).collect::<Vec<_>>().join("\n") }),
+        lp_soup(),
+    ]
+}
+
+/// What `/write` gets from [`parse_checked`]: every chunk handed over, or the error and how many
+/// chunks were handed over before it.
+fn parse_in_chunks(
+    body: &str,
+    chunk: usize,
+) -> (Result<usize, String>, Vec<Vec<klaxon_pipeline::Point>>) {
+    let target = Target {
+        database: "db".into(),
+        retention_policy: "rp".into(),
+        precision: Precision::Nanoseconds,
+        now: Timestamp::EPOCH,
+    };
+    let mut chunks = Vec::new();
+    let result = parse_checked(body, &target, &Limits::default(), chunk, |points| {
+        chunks.push(points)
+    })
+    .map_err(|e| e.to_string());
+    (result, chunks)
+}
+
+/// The points InfluxData's parser alone makes of `body` (the parser ingest used before it had a
+/// scanner and its own line splitting), or `None` when it refuses a line.
+fn reference(body: &str) -> Option<Vec<klaxon_pipeline::Point>> {
+    use influxdb_line_protocol::FieldValue as Lp;
+    influxdb_line_protocol::parse_lines(body)
+        .map(|line| {
+            let line = line.ok()?;
+            let mut point = klaxon_pipeline::Point::new(
+                "db",
+                "rp",
+                line.series.measurement.as_str(),
+                line.timestamp.unwrap_or(0),
+            );
+            for (key, value) in line.series.tag_set.iter().flatten() {
+                point = point.tag(key.as_str(), value.as_str());
+            }
+            for (key, value) in &line.field_set {
+                let value = match value {
+                    Lp::F64(f) => FieldValue::Float(*f),
+                    Lp::I64(i) => FieldValue::Int(*i),
+                    Lp::U64(u) => FieldValue::UInt(*u),
+                    Lp::String(s) => FieldValue::String(s.as_str().to_owned()),
+                    Lp::Boolean(b) => FieldValue::Bool(*b),
+                };
+                point = point.field(key.as_str(), value);
+            }
+            Some(point)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The one-pass parse of `/write` against the whole-body parse: the same points, in chunks
+    /// of the size asked, or the same error with nothing handed over.
+    #[test]
+    fn parse_checked_gives_what_parse_with_gives(body in body(), chunk in 1usize..4) {
+        let (result, chunks) = parse_in_chunks(&body, chunk);
+        match parse(&body, &Limits::default()) {
+            Ok(points) => {
+                prop_assert_eq!(result, Ok(points.len()));
+                prop_assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= chunk));
+                prop_assert_eq!(chunks.concat(), points);
+            }
+            Err(err) => {
+                prop_assert_eq!(result, Err(err));
+                prop_assert!(chunks.is_empty());
+            }
+        }
+    }
+
+    /// Against InfluxData's parser on its own: a body it reads whole gives the same points,
+    /// and one it refuses is refused.
+    #[test]
+    fn ingest_reads_bodies_as_influxdatas_parser_does(body in body()) {
+        let (result, chunks) = parse_in_chunks(&body, 3);
+        match reference(&body) {
+            Some(points) => {
+                prop_assert_eq!(result, Ok(points.len()));
+                prop_assert_eq!(chunks.concat(), points);
+            }
+            None => prop_assert!(result.is_err(), "{:?}", chunks),
         }
     }
 }
