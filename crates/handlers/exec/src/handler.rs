@@ -5,10 +5,12 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use klaxon_core::{Event, Handler, HandlerError, Invalid, Service, TickShape, async_trait};
+use klaxon_core::{
+    Event, Handler, HandlerError, Init, Invalid, Live, Service, TickShape, async_trait, sample_test,
+};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -31,7 +33,8 @@ const OUTPUT_LIMIT: usize = 64 * 1024;
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// The program to run: a path, or a bare name looked up on the server's PATH. It is started
-    /// directly, not through a shell.
+    /// directly, not through a shell. A path must name an executable file when the handler is
+    /// defined.
     pub prog: String,
     /// The arguments passed to the program, each as one argument, unchanged.
     pub args: Vec<String>,
@@ -40,22 +43,28 @@ pub struct Options {
 /// The `exec` handler kind: runs a program for each alert, with the alert JSON on its stdin.
 ///
 /// ```
-/// use klaxon_core::Service;
+/// use klaxon_core::{Init, Service};
 /// use klaxon_handler_exec::{Config, ExecService, Options};
 ///
-/// let service = ExecService::new(Config::default());
-/// let options = Options { prog: "/usr/bin/logger".into(), args: vec!["-t".into(), "alert".into()] };
+/// let service = ExecService::new(Init::new(Config::default())).unwrap();
+/// let options = Options { prog: "/bin/sh".into(), args: vec!["-c".into(), "cat".into()] };
 /// assert!(service.handler(options).is_ok());
+///
+/// let missing = Options { prog: "/usr/bin/no-such-pager".into(), args: vec![] };
+/// assert_eq!(
+///     service.handler(missing).unwrap_err().to_string(),
+///     "program \"/usr/bin/no-such-pager\" does not exist on the server; install it there or fix prog"
+/// );
 ///
 /// let err = service.handler(Options::default()).unwrap_err();
 /// assert_eq!(err.to_string(), "prog must not be empty");
 /// ```
 #[derive(Debug)]
 pub struct ExecService {
-    /// Shared with every handler, so that `update()` reaches handlers made earlier.
-    config: Arc<RwLock<Config>>,
-    /// `allowed-programs` as the server started with it. `update()` (the config API) does not
-    /// change it: whoever may change configuration at runtime must not be able to widen it.
+    config: Live<Config>,
+    /// `allowed-programs` as the server started with it, compiled once. The config API cannot
+    /// change it ([`Service::reconfigure`] refuses): whoever may change configuration at runtime
+    /// must not be able to widen it.
     allowlist: Allowlist,
 }
 
@@ -68,52 +77,65 @@ impl Service for ExecService {
     type Options = Options;
     type TestOptions = Options;
 
-    fn new(config: Config) -> Self {
-        // `Config::validate` has compiled the same patterns before any service is built; an
-        // unvalidated config that slips through refuses every program rather than none.
-        let allowlist = Allowlist::new(&config.allowed_programs)
-            .unwrap_or_else(|_| Allowlist::refusing_all(&config.allowed_programs));
-        ExecService {
-            config: Arc::new(RwLock::new(config)),
+    fn new(init: Init<Config>) -> Result<Self, Invalid> {
+        let allowlist = Allowlist::new(&init.config.get().allowed_programs)?;
+        Ok(ExecService {
+            config: init.config,
             allowlist,
-        }
-    }
-
-    fn update(&self, config: Config) {
-        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
-    }
-
-    fn default_options(&self) -> Options {
-        Options::default()
+        })
     }
 
     fn handler(&self, options: Options) -> Result<Arc<dyn Handler>, Invalid> {
-        Ok(Arc::new(self.exec_handler(options)?))
-    }
-
-    fn test_options(&self) -> Options {
-        Options::default()
-    }
-
-    async fn test(&self, options: Options) -> Result<(), HandlerError> {
-        let handler = self
-            .exec_handler(options)
-            .map_err(|e| HandlerError::permanent(e.message()))?;
-        handler.handle(&Event::sample("test exec message")).await
-    }
-}
-
-impl ExecService {
-    fn exec_handler(&self, options: Options) -> Result<ExecHandler, Invalid> {
         if options.prog.is_empty() {
             return Err(Invalid::new("prog must not be empty"));
         }
         let prog = self.allowlist.admit(&options.prog)?;
-        Ok(ExecHandler {
+        check_program(&prog)?;
+        Ok(Arc::new(ExecHandler {
             prog,
             args: options.args,
-            config: Arc::clone(&self.config),
-        })
+            config: self.config.clone(),
+        }))
+    }
+
+    async fn test(&self, options: Options) -> Result<(), HandlerError> {
+        sample_test(self, options, "test exec message").await
+    }
+
+    fn reconfigure(&self, config: &Config) -> Result<(), Invalid> {
+        if config.allowed_programs != self.allowlist.patterns() {
+            return Err(Invalid::new(
+                "allowed-programs cannot change while the server runs: set it in the \
+                 configuration file or KLAXON_EXEC_ALLOWED_PROGRAMS and restart klaxond",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses an absolute program that cannot run, when the handler is defined: otherwise it is
+/// accepted and fails at every delivery. (A bare name is looked up on `PATH` when it runs, as
+/// Kapacitor does, and is not checked.)
+fn check_program(prog: &str) -> Result<(), Invalid> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::path::Path::new(prog);
+    if !path.is_absolute() {
+        return Ok(());
+    }
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Invalid::new(format!(
+            "program {prog:?} does not exist on the server; install it there or fix prog"
+        ))),
+        Err(e) => Err(Invalid::new(format!(
+            "program {prog:?} cannot be used: {e}"
+        ))),
+        Ok(m) if !m.is_file() => Err(Invalid::new(format!(
+            "program {prog:?} is not a file; give the path of the program itself"
+        ))),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(Invalid::new(format!(
+            "program {prog:?} is not executable; make it so (chmod +x) or fix prog"
+        ))),
+        Ok(_) => Ok(()),
     }
 }
 
@@ -122,18 +144,13 @@ impl ExecService {
 struct ExecHandler {
     prog: String,
     args: Vec<String>,
-    config: Arc<RwLock<Config>>,
+    config: Live<Config>,
 }
 
 #[async_trait]
 impl Handler for ExecHandler {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
-        let timeout = self
-            .config
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .timeout
-            .to_std();
+        let timeout = self.config.get().timeout.to_std();
         // The alert JSON ends with exactly one newline, as Kapacitor writes it.
         let input = event.alert_json();
         run(&self.prog, &self.args, input.as_bytes(), timeout).await

@@ -70,10 +70,13 @@
 //!
 //! # Failures
 //!
-//! An empty `prog` refuses the handler definition. At delivery, each of these fails the delivery
-//! with a message naming the program; the engine logs it and, for a timeout, may retry:
+//! An empty `prog` refuses the handler definition, and so does a path that names no executable
+//! file on the server (`exec: program "/usr/bin/pager" does not exist on the server; install it
+//! there or fix prog`), where Kapacitor accepts it and then fails at every delivery. At delivery,
+//! each of these fails the delivery with a message naming the program; the engine logs it and,
+//! for a timeout, may retry:
 //!
-//! - the program cannot start (not found, not executable):
+//! - the program cannot start (removed or made unexecutable since, a bare name not on `PATH`):
 //!   `exec /usr/bin/pager: cannot start: No such file or directory (os error 2)`;
 //! - it exits with a non-zero status or is killed by a signal, with up to 64 KiB of its output:
 //!   `exec /usr/bin/pager: exit status 3: no route to the on-call phone`;
@@ -86,8 +89,8 @@
 //!
 //! # Service test
 //!
-//! `klaxon service-tests exec` (or `POST /kapacitor/v1/service-tests/exec`) with options
-//! `{"prog": "/path/prog", "args": [...]}` runs the program once with a sample alert whose message
+//! `klaxon service-tests -options '{"prog": "/path/prog", "args": [...]}' exec` (or
+//! `POST /kapacitor/v1/service-tests/exec` with those options) runs the program once with a sample alert whose message
 //! is `test exec message`.
 //!
 //! # Differences from Kapacitor

@@ -18,8 +18,7 @@ pub(crate) struct Allowlist {
 }
 
 impl Allowlist {
-    /// Compiles the patterns; each must be an absolute path or glob (checked here so that
-    /// `Config::validate` and the handler share one rule).
+    /// Compiles the patterns; each must be an absolute path or glob.
     pub(crate) fn new(patterns: &[String]) -> Result<Allowlist, Invalid> {
         let mut builder = GlobSetBuilder::new();
         for pattern in patterns {
@@ -50,16 +49,9 @@ impl Allowlist {
         })
     }
 
-    /// An allowlist that matches nothing, shown as `patterns` in refusals.
-    pub(crate) fn refusing_all(patterns: &[String]) -> Allowlist {
-        Allowlist {
-            patterns: if patterns.is_empty() {
-                vec!["(none: the patterns are invalid)".to_owned()]
-            } else {
-                patterns.to_vec()
-            },
-            set: GlobSet::empty(),
-        }
+    /// The patterns, as configured.
+    pub(crate) fn patterns(&self) -> &[String] {
+        &self.patterns
     }
 
     /// The program to run for `prog`: unchanged when every program is allowed, else its

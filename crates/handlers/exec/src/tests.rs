@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use klaxon_core::testing::{assert_documented, assert_registered_and_builds};
-use klaxon_core::{DynService, Event, Handler, HandlerError, Registry, Service, TestError};
+use klaxon_core::testing::{assert_documented, assert_registered_and_builds, build};
+use klaxon_core::{DynService, Event, Handler, HandlerError, Service, TestError};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -22,12 +22,7 @@ use crate::ExecService;
 const PROMPTLY: Duration = Duration::from_secs(10);
 
 fn service(config: Value) -> Arc<dyn DynService> {
-    let registry = Registry::linked().expect("the registry assembles");
-    registry
-        .get("exec")
-        .expect("exec is registered")
-        .build(&config)
-        .expect("the configuration is valid")
+    klaxon_core::testing::service::<ExecService>(&config)
 }
 
 fn handler(service: &dyn DynService, options: Value) -> Arc<dyn Handler> {
@@ -126,12 +121,8 @@ fn defaults_are_a_thirty_second_timeout_and_no_program() {
 
 #[test]
 fn a_timeout_that_is_not_positive_is_refused() {
-    let registry = Registry::linked().expect("the registry assembles");
-    let err = registry
-        .get("exec")
-        .expect("exec is registered")
-        .build(&json!({"timeout": -1}))
-        .expect_err("a negative timeout is refused");
+    let err =
+        build::<ExecService>(&json!({"timeout": -1})).expect_err("a negative timeout is refused");
     assert_eq!(
         err.to_string(),
         "exec: timeout must be greater than zero, got -1ns"
@@ -150,7 +141,45 @@ fn tickscript_arguments_are_the_program_then_its_arguments() {
         options,
         json!({"prog": "/usr/bin/python", "args": ["alarm.py", "-v"]})
     );
-    handler(&*service(Value::Null), options);
+    // The program must exist to be accepted; the shell does everywhere.
+    let mut runnable = options;
+    runnable["prog"] = json!("/bin/sh");
+    handler(&*service(Value::Null), runnable);
+}
+
+#[test]
+fn an_absolute_program_that_cannot_run_is_refused_when_defined() {
+    let service = service(Value::Null);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.txt");
+    std::fs::write(&plain, "").unwrap();
+    let cases = [
+        (
+            "/usr/bin/no-such-program".to_owned(),
+            "exec: program \"/usr/bin/no-such-program\" does not exist on the server; install it \
+             there or fix prog"
+                .to_owned(),
+        ),
+        (
+            plain.display().to_string(),
+            format!(
+                "exec: program {:?} is not executable; make it so (chmod +x) or fix prog",
+                plain.display().to_string()
+            ),
+        ),
+        (
+            "/".to_owned(),
+            "exec: program \"/\" is not a file; give the path of the program itself".to_owned(),
+        ),
+    ];
+    for (prog, message) in cases {
+        let err = service
+            .handler(&json!({ "prog": prog }))
+            .expect_err("refused");
+        assert_eq!(err.to_string(), message);
+    }
+    // A bare name is looked up on PATH when it runs, as in Kapacitor.
+    assert!(service.handler(&json!({"prog": "no-such-program"})).is_ok());
 }
 
 #[test]
@@ -271,9 +300,24 @@ async fn output_is_truncated_to_64_kib_and_says_so() {
 
 #[tokio::test]
 async fn a_missing_program_is_a_permanent_error_naming_it() {
+    // A program removed after its handler was defined, and a bare name not on PATH.
+    let ws = Workspace::new();
+    let removed = ws.script("exit 0");
+    make_executable(&removed);
     let service = service(Value::Null);
-    for prog in ["/nonexistent/klaxon-pager", "klaxon-no-such-program"] {
-        let err = handler(&*service, json!({ "prog": prog }))
+    let handlers = [
+        (
+            removed.clone(),
+            handler(&*service, json!({ "prog": removed })),
+        ),
+        (
+            "klaxon-no-such-program".to_owned(),
+            handler(&*service, json!({ "prog": "klaxon-no-such-program" })),
+        ),
+    ];
+    std::fs::remove_file(&removed).unwrap();
+    for (prog, handler) in handlers {
+        let err = handler
             .handle(&Event::sample("m"))
             .await
             .expect_err("cannot start");
@@ -287,9 +331,15 @@ async fn a_missing_program_is_a_permanent_error_naming_it() {
 
 #[tokio::test]
 async fn a_program_that_is_not_executable_is_a_permanent_error() {
+    // A program made unexecutable after its handler was defined.
     let ws = Workspace::new();
     let script = ws.script("exit 0");
-    let err = handler(&*service(Value::Null), json!({ "prog": script }))
+    make_executable(&script);
+    let handler = handler(&*service(Value::Null), json!({ "prog": script }));
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let err = handler
         .handle(&Event::sample("m"))
         .await
         .expect_err("cannot start");
@@ -298,6 +348,12 @@ async fn a_program_that_is_not_executable_is_a_permanent_error() {
         format!("exec {script}: cannot start: Permission denied (os error 13)")
     );
     assert!(!err.is_retryable());
+}
+
+fn make_executable(path: &str) {
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(path, perms).unwrap();
 }
 
 /// A program that never exits, with a process of its own in the background, writing both ids.
@@ -456,10 +512,13 @@ fn a_program_outside_the_allowlist_is_refused_naming_it_and_the_setting() {
             "prog {prog}"
         );
     }
+    // Allowed programs pass the allowlist, then must exist (they do not, here).
     for prog in ["/usr/local/bin/page-oncall", "/opt/alerts/notify"] {
-        service
-            .handler(&json!({"prog": prog}))
-            .unwrap_or_else(|e| panic!("{prog} is allowed: {e}"));
+        let err = service.handler(&json!({"prog": prog})).expect_err("absent");
+        assert!(
+            err.to_string().contains("does not exist on the server"),
+            "{prog}: {err}"
+        );
     }
 }
 
@@ -496,8 +555,6 @@ fn a_bare_name_is_checked_as_the_path_it_resolves_to_on_path() {
 
 #[test]
 fn allowlist_entries_must_be_absolute_valid_globs() {
-    let registry = Registry::linked().expect("the registry assembles");
-    let exec = registry.get("exec").expect("exec is registered");
     let cases = [
         (
             json!({"allowed-programs": ["bin/*"]}),
@@ -509,17 +566,29 @@ fn allowlist_entries_must_be_absolute_valid_globs() {
         ),
     ];
     for (config, expected) in cases {
-        let err = exec.build(&config).expect_err("refused");
+        let err = build::<ExecService>(&config).expect_err("refused");
         assert_eq!(err.to_string(), expected, "config {config}");
     }
 }
 
 #[test]
-fn the_config_api_cannot_widen_the_allowlist() {
+fn the_config_api_cannot_change_the_allowlist() {
     let service = allowing(&["/usr/local/bin/*"]);
-    service
+    let err = service
         .update(&json!({"allowed-programs": []}))
-        .expect("the update itself is valid");
+        .expect_err("a change to the allowlist is refused");
+    assert_eq!(
+        err.to_string(),
+        "exec: allowed-programs cannot change while the server runs: set it in the configuration \
+         file or KLAXON_EXEC_ALLOWED_PROGRAMS and restart klaxond"
+    );
+    assert_eq!(
+        service.config()["allowed-programs"],
+        json!(["/usr/local/bin/*"])
+    );
+    service
+        .update(&json!({"allowed-programs": ["/usr/local/bin/*"], "timeout": "5s"}))
+        .expect("other keys still change");
     let err = service
         .handler(&json!({"prog": "/bin/rm"}))
         .expect_err("still refused");

@@ -1,7 +1,6 @@
 //! The `[foo]` configuration section.
 
 use klaxon_core::{GoDuration, Invalid, ServiceConfig};
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 /// The `[foo]` section of the server configuration.
@@ -25,6 +24,10 @@ pub struct Config {
     pub room: String,
     /// How long one post to the Foo server may take, as a duration such as "10s".
     pub timeout: GoDuration,
+    /// A PEM file of CA certificates trusted for an https:// URL, beside the system's roots.
+    pub ssl_ca: String,
+    /// Accept any certificate from an https:// Foo server (insecure; for tests only).
+    pub insecure_skip_verify: bool,
 }
 
 impl Default for Config {
@@ -34,6 +37,21 @@ impl Default for Config {
             url: String::new(),
             room: String::new(),
             timeout: GoDuration::from_secs(10),
+            ssl_ca: String::new(),
+            insecure_skip_verify: false,
+        }
+    }
+}
+
+impl Config {
+    /// The HTTP client settings these keys give.
+    pub(crate) fn client(&self) -> klaxon_http::ClientOptions {
+        klaxon_http::ClientOptions {
+            tls: klaxon_http::ClientTls {
+                ca: self.ssl_ca.clone(),
+                insecure_skip_verify: self.insecure_skip_verify,
+                ..Default::default()
+            },
         }
     }
 }
@@ -44,14 +62,7 @@ impl ServiceConfig for Config {
             return Err(Invalid::new("must specify the Foo server URL"));
         }
         if !self.url.is_empty() {
-            let url = Url::parse(&self.url)
-                .map_err(|e| Invalid::new(format!("url {:?} is not a valid URL: {e}", self.url)))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(Invalid::new(format!(
-                    "url {:?} must be an http:// or https:// URL",
-                    self.url
-                )));
-            }
+            klaxon_http::check_url("url", &self.url)?;
         }
         if self.timeout <= GoDuration::ZERO {
             return Err(Invalid::new(format!(

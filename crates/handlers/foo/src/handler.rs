@@ -1,14 +1,12 @@
 //! The foo handler: posts `{"room", "message"}` to the Foo chat service for each alert.
 
-use std::error::Error;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use klaxon_core::{
-    Chained, Event, Handler, HandlerError, Invalid, Service, TickShape, async_trait,
+    Chained, Event, Handler, HandlerError, Init, Invalid, Live, Service, TickShape, async_trait,
 };
-use reqwest::StatusCode;
-use reqwest::header::CONTENT_TYPE;
+use klaxon_http::header::CONTENT_TYPE;
+use klaxon_http::{Clients, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::Config;
@@ -43,7 +41,7 @@ pub struct TestOptions {
 /// The `foo` handler kind: posts each alert message to a room of the Foo chat service.
 ///
 /// ```
-/// use klaxon_core::Service;
+/// use klaxon_core::{Init, Service};
 /// use klaxon_handler_foo::{Config, FooService, Options};
 ///
 /// let config = Config {
@@ -52,7 +50,7 @@ pub struct TestOptions {
 ///     room: "alerts".into(),
 ///     ..Config::default()
 /// };
-/// let service = FooService::new(config);
+/// let service = FooService::new(Init::new(config)).unwrap();
 /// // This handler posts to the configured room; `room: "ops"` would choose another.
 /// assert!(service.handler(Options::default()).is_ok());
 /// assert_eq!(service.test_options().room, "alerts");
@@ -71,28 +69,22 @@ impl Service for FooService {
     type Options = Options;
     type TestOptions = TestOptions;
 
-    fn new(config: Config) -> Self {
-        FooService {
-            foo: Foo {
-                config: Arc::new(RwLock::new(config)),
-                client: reqwest::Client::new(),
-            },
-        }
+    fn new(init: Init<Config>) -> Result<Self, Invalid> {
+        let service = Foo {
+            config: init.config,
+            clients: Clients::default(),
+        };
+        // A CA file that cannot be used refuses to start, rather than failing every alert.
+        service.reconfigure(&service.config.get())?;
+        Ok(FooService { foo: service })
     }
 
-    fn update(&self, config: Config) {
-        *self
-            .foo
-            .config
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = config;
+    fn reconfigure(&self, config: &Config) -> Result<(), Invalid> {
+        self.foo.reconfigure(config)
     }
 
-    fn default_options(&self) -> Options {
-        // An empty room follows the configured room, including later changes to it.
-        Options::default()
-    }
-
+    /// An empty room (the default options) follows the configured room, including later changes
+    /// to it.
     fn handler(&self, options: Options) -> Result<Arc<dyn Handler>, Invalid> {
         Ok(Arc::new(FooHandler {
             room: options.room,
@@ -102,7 +94,7 @@ impl Service for FooService {
 
     fn test_options(&self) -> TestOptions {
         TestOptions {
-            room: self.foo.config().room,
+            room: self.foo.config.get().room.clone(),
             message: "test foo message".to_owned(),
         }
     }
@@ -126,12 +118,12 @@ impl Handler for FooHandler {
     }
 }
 
-/// The Foo service client, shared by the service and its handlers: the live configuration, so
-/// that `update()` reaches handlers made earlier, and one HTTP client (one connection pool).
+/// The Foo service client, shared by the service and its handlers: the live configuration, and
+/// the HTTP client for its TLS settings (one connection pool).
 #[derive(Debug, Clone)]
 struct Foo {
-    config: Arc<RwLock<Config>>,
-    client: reqwest::Client,
+    config: Live<Config>,
+    clients: Clients,
 }
 
 /// The body of a post to the Foo server.
@@ -142,16 +134,17 @@ struct PostMessage<'a> {
 }
 
 impl Foo {
-    fn config(&self) -> Config {
-        self.config
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// Builds the client for `config`'s TLS settings, refusing files that cannot be used.
+    fn reconfigure(&self, config: &Config) -> Result<(), Invalid> {
+        self.clients
+            .get(&config.client())
+            .map(|_| ())
+            .map_err(|e| Invalid::new(e.to_string()))
     }
 
     /// Posts `message` to `room`, or to the configured room when `room` is empty.
     async fn alert(&self, room: &str, message: &str) -> Result<(), HandlerError> {
-        let config = self.config();
+        let config = self.config.get();
         if !config.enabled {
             return Err(HandlerError::permanent("service is not enabled"));
         }
@@ -159,48 +152,34 @@ impl Foo {
         // Encoded as Kapacitor's Go service encodes it, byte for byte.
         let body = klaxon_core::json::to_go_string(&PostMessage { room, message });
         let timeout = config.timeout.to_std();
-        let response = self
-            .client
-            .post(&config.url)
+        let client = self
+            .clients
+            .get(&config.client())
+            .map_err(|e| HandlerError::permanent(e.to_string()))?;
+        let request = client
+            .request(Method::POST, &config.url)
             .header(CONTENT_TYPE, "application/json")
-            .body(body)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| request_error(&config.url, timeout, &e))?;
-        match response.status() {
-            StatusCode::OK => Ok(()),
-            status => {
-                let message = format!(
-                    "unexpected response code {} from Foo service",
-                    status.as_u16()
-                );
-                if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                    Err(HandlerError::transient(message))
-                } else {
-                    Err(HandlerError::permanent(message))
-                }
-            }
+            .body(body);
+        let response = client.send(request, timeout).await?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            return Ok(());
         }
-    }
-}
-
-/// Describes a post that got no response. Network failures and timeouts are retryable; a URL the
-/// client cannot use is not.
-fn request_error(url: &str, timeout: Duration, err: &reqwest::Error) -> HandlerError {
-    if err.is_timeout() {
-        return HandlerError::timed_out(format_args!("POST {url}"), timeout);
-    }
-    // reqwest's own message repeats the URL; its causes say what happened ("Connection refused").
-    let mut message = format!("POST {url}");
-    let mut cause: Option<&dyn Error> = err.source().or(Some(err));
-    while let Some(err) = cause {
-        message.push_str(&format!(": {err}"));
-        cause = err.source();
-    }
-    if err.is_builder() {
-        HandlerError::permanent(message)
-    } else {
-        HandlerError::transient(message)
+        // Kapacitor's Foo example wants exactly 200; the rest is failure, retryable as HTTP says.
+        let message = format!(
+            "unexpected response code {} from Foo service",
+            status.as_u16()
+        );
+        let what = format!("POST {}", config.url);
+        match klaxon_http::failure::check_status(&what, status, response.headers(), None) {
+            Err(e) if e.is_retryable() => {
+                let error = HandlerError::transient(message);
+                Err(match e.retry_after() {
+                    Some(after) => error.with_retry_after(after),
+                    None => error,
+                })
+            }
+            _ => Err(HandlerError::permanent(message)),
+        }
     }
 }

@@ -55,11 +55,17 @@
 //! room = "alerts"
 //! # How long one post may take.
 //! timeout = "10s"
+//! # For an https:// URL: a PEM CA file trusted beside the system's roots, or (for tests only)
+//! # no verification at all.
+//! ssl-ca = "/etc/klaxon/foo-ca.pem"
+//! insecure-skip-verify = false
 //! ```
 //!
-//! Enabling the service without a URL is refused: `foo: must specify the Foo server URL`.
+//! Enabling the service without a URL is refused: `foo: must specify the Foo server URL`, and so
+//! is a URL that is not http(s) with a host, or an `ssl-ca` that cannot be read or holds no PEM
+//! certificate (`foo: cannot read ssl-ca /etc/klaxon/foo-ca.pem: No such file or directory ...`).
 //! Configuration changes (through the config API) apply to the next alert of every foo handler:
-//! a new URL, a new default room, a new timeout, or disabling the service.
+//! a new URL, a new default room, a new timeout, new TLS settings, or disabling the service.
 //!
 //! # Failures
 //!
@@ -69,7 +75,10 @@
 //! - the server answers anything but 200: `unexpected response code 500 from Foo service`
 //!   (retryable for 5xx and 429);
 //! - the server cannot be reached or fails mid-request, with the cause (retryable);
-//! - the post outlasts the timeout: `POST http://foo.example/ timed out after 10s` (retryable).
+//! - the post outlasts the timeout: `POST http://foo.example/ timed out after 10s` (retryable);
+//! - the TLS handshake fails, naming the host and the reason:
+//!   `POST https://foo.example/: TLS with foo.example failed: invalid peer certificate: UnknownIssuer`
+//!   (not retried: the certificate will not change by itself).
 //!
 //! # Service test
 //!

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use klaxon_core::testing::{assert_documented, assert_registered_and_builds};
-use klaxon_core::{DynService, Event, Handler, HandlerError, Registry, Service, TestError};
+use klaxon_core::{DynService, Event, Handler, HandlerError, Service, TestError};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -16,9 +16,7 @@ use crate::demo::{FooServer, Message, Request};
 const PROMPTLY: Duration = Duration::from_secs(10);
 
 fn build(config: &Value) -> Result<Arc<dyn DynService>, String> {
-    let registry = Registry::linked().expect("the registry assembles");
-    let registration = registry.get("foo").expect("foo is registered");
-    registration.build(config).map_err(|e| e.to_string())
+    klaxon_core::testing::build::<FooService>(config).map_err(|e| e.to_string())
 }
 
 /// An enabled service posting to `url`, with the default room `alerts`.
@@ -55,7 +53,8 @@ fn defaults_are_disabled_with_a_ten_second_timeout() {
     let service = build(&Value::Null).expect("the defaults are valid");
     assert_eq!(
         service.config(),
-        json!({"enabled": false, "url": "", "room": "", "timeout": "10s"})
+        json!({"enabled": false, "url": "", "room": "", "timeout": "10s", "ssl-ca": "",
+               "insecure-skip-verify": false})
     );
     assert_eq!(service.default_options(), json!({"room": ""}));
 }
@@ -77,11 +76,11 @@ fn invalid_configurations_are_refused() {
         ),
         (
             json!({"url": "localhost:8088"}),
-            r#"foo: url "localhost:8088" must be an http:// or https:// URL"#,
+            r#"foo: url "localhost:8088" has no scheme; write it like "https://localhost:8088""#,
         ),
         (
             json!({"url": "127.0.0.1:8088"}),
-            r#"foo: url "127.0.0.1:8088" is not a valid URL: relative URL without a base"#,
+            r#"foo: url "127.0.0.1:8088" has no scheme; write it like "https://127.0.0.1:8088""#,
         ),
         (
             json!({"timeout": "0s"}),
@@ -89,7 +88,7 @@ fn invalid_configurations_are_refused() {
         ),
         (
             json!({"rooms": "a"}),
-            r#"foo: unknown key "rooms", expected one of: enabled, room, timeout, url"#,
+            r#"foo: unknown key "rooms", expected one of: enabled, insecure-skip-verify, room, ssl-ca, timeout, url"#,
         ),
     ];
     for (config, expected) in cases {
@@ -326,6 +325,7 @@ async fn the_service_test_reports_a_disabled_service() {
 #[tokio::test]
 async fn the_demo_server_refuses_what_is_not_a_foo_post() {
     let foo = foo_server().await;
+    klaxon_http::install_crypto_provider();
     let client = reqwest::Client::new();
 
     let get = client.get(foo.url()).send().await.expect("answered");
@@ -357,4 +357,80 @@ async fn the_demo_server_wakes_waiters_and_prints_room_colon_message() {
     sent.expect("delivered");
     let messages = waited.expect("a message arrives");
     assert_eq!(messages[0].to_string(), "ops: cpu is CRITICAL");
+}
+
+/// An enabled service posting to an HTTPS `url`, with extra configuration keys.
+fn https_service(url: &str, extra: Value) -> Result<Arc<dyn DynService>, String> {
+    let mut config = json!({"enabled": true, "url": url, "room": "alerts"});
+    for (key, value) in extra.as_object().expect("an object") {
+        config[key] = value.clone();
+    }
+    build(&config)
+}
+
+#[tokio::test]
+async fn https_works_with_the_configured_ca_and_is_refused_without_it() {
+    use klaxon_http::testing::{Receiver, TestPki};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pki = TestPki::generate(dir.path());
+    let receiver = Receiver::https(&pki.server_cert, &pki.server_key, vec![]);
+    let event = Event::sample("cpu is CRITICAL");
+
+    let trusting = https_service(receiver.url(), json!({"ssl-ca": pki.ca})).expect("valid");
+    handler(&*trusting, json!({}))
+        .handle(&event)
+        .await
+        .expect("delivered");
+    let request = receiver.next();
+    assert_eq!(
+        request.text(),
+        r#"{"room":"alerts","message":"cpu is CRITICAL"}"#
+    );
+
+    let untrusting = https_service(receiver.url(), json!({})).expect("valid");
+    let err = handler(&*untrusting, json!({}))
+        .handle(&event)
+        .await
+        .expect_err("an unknown CA is refused");
+    assert!(err.message().contains("TLS with 127.0.0.1 failed"), "{err}");
+    assert!(!err.is_retryable());
+
+    // A CA changed through the config API reaches an existing handler at its next alert.
+    let existing = handler(&*untrusting, json!({}));
+    let mut config = untrusting.config();
+    config["ssl-ca"] = json!(pki.ca);
+    untrusting.update(&config).expect("a valid change");
+    existing
+        .handle(&event)
+        .await
+        .expect("delivered with the new CA");
+
+    let skipping =
+        https_service(receiver.url(), json!({"insecure-skip-verify": true})).expect("valid");
+    handler(&*skipping, json!({}))
+        .handle(&event)
+        .await
+        .expect("delivered");
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_refused_at_start_and_through_the_config_api() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let missing = dir.path().join("missing.pem");
+    let err =
+        https_service("https://127.0.0.1:1/", json!({"ssl-ca": missing})).expect_err("refused");
+    assert!(
+        err.starts_with(&format!("foo: cannot read ssl-ca {}: ", missing.display())),
+        "{err}"
+    );
+    let service = https_service("https://127.0.0.1:1/", json!({})).expect("valid");
+    let mut config = service.config();
+    config["ssl-ca"] = json!(missing);
+    let err = service.update(&config).expect_err("refused").to_string();
+    assert!(err.starts_with("foo: cannot read ssl-ca"), "{err}");
+    assert_eq!(
+        service.config()["ssl-ca"],
+        "",
+        "the refused change is not applied"
+    );
 }

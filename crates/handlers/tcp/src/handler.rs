@@ -1,8 +1,10 @@
 //! The tcp handler: one connection per alert, `<alert JSON>\n\n`, then close.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
-use klaxon_core::{Event, Handler, HandlerError, Invalid, Service, TickShape, async_trait};
+use klaxon_core::{
+    Event, Handler, HandlerError, Init, Invalid, Live, Service, TickShape, async_trait, sample_test,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -24,10 +26,10 @@ pub struct Options {
 /// The `tcp` handler kind: sends each alert as JSON to a TCP address.
 ///
 /// ```
-/// use klaxon_core::Service;
+/// use klaxon_core::{Init, Service};
 /// use klaxon_handler_tcp::{Config, Options, TcpService};
 ///
-/// let service = TcpService::new(Config::default());
+/// let service = TcpService::new(Init::new(Config::default())).unwrap();
 /// let handler = service.handler(Options { address: "127.0.0.1:7777".into() });
 /// assert!(handler.is_ok());
 ///
@@ -36,8 +38,7 @@ pub struct Options {
 /// ```
 #[derive(Debug)]
 pub struct TcpService {
-    /// Shared with every handler, so that `update()` reaches handlers made earlier.
-    config: Arc<RwLock<Config>>,
+    config: Live<Config>,
 }
 
 #[async_trait]
@@ -49,43 +50,22 @@ impl Service for TcpService {
     type Options = Options;
     type TestOptions = Options;
 
-    fn new(config: Config) -> Self {
-        TcpService {
-            config: Arc::new(RwLock::new(config)),
-        }
-    }
-
-    fn update(&self, config: Config) {
-        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
-    }
-
-    fn default_options(&self) -> Options {
-        Options::default()
+    fn new(init: Init<Config>) -> Result<Self, Invalid> {
+        Ok(TcpService {
+            config: init.config,
+        })
     }
 
     fn handler(&self, options: Options) -> Result<Arc<dyn Handler>, Invalid> {
-        Ok(Arc::new(self.tcp_handler(options)?))
-    }
-
-    fn test_options(&self) -> Options {
-        Options::default()
+        check_address(&options.address)?;
+        Ok(Arc::new(TcpHandler {
+            address: options.address,
+            config: self.config.clone(),
+        }))
     }
 
     async fn test(&self, options: Options) -> Result<(), HandlerError> {
-        let handler = self
-            .tcp_handler(options)
-            .map_err(|e| HandlerError::permanent(e.message()))?;
-        handler.handle(&Event::sample("test tcp message")).await
-    }
-}
-
-impl TcpService {
-    fn tcp_handler(&self, options: Options) -> Result<TcpHandler, Invalid> {
-        check_address(&options.address)?;
-        Ok(TcpHandler {
-            address: options.address,
-            config: Arc::clone(&self.config),
-        })
+        sample_test(self, options, "test tcp message").await
     }
 }
 
@@ -128,18 +108,13 @@ fn check_address(address: &str) -> Result<(), Invalid> {
 #[derive(Debug)]
 struct TcpHandler {
     address: String,
-    config: Arc<RwLock<Config>>,
+    config: Live<Config>,
 }
 
 #[async_trait]
 impl Handler for TcpHandler {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
-        let timeout = self
-            .config
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .timeout
-            .to_std();
+        let timeout = self.config.get().timeout.to_std();
         let mut payload = Vec::with_capacity(1024);
         event.write_alert_json(&mut payload);
         // Kapacitor's framing: the JSON encoder's newline, then one more.

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use klaxon_core::testing::{assert_documented, assert_registered_and_builds};
-use klaxon_core::{DynService, Event, Handler, Registry, Service, TestError};
+use klaxon_core::testing::{assert_documented, assert_registered_and_builds, build, option_error};
+use klaxon_core::{DynService, Event, Handler, Service, TestError};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -15,23 +15,11 @@ use crate::TcpService;
 const PROMPTLY: Duration = Duration::from_secs(10);
 
 fn service(config: Value) -> Arc<dyn DynService> {
-    let registry = Registry::linked().expect("the registry assembles");
-    registry
-        .get("tcp")
-        .expect("tcp is registered")
-        .build(&config)
-        .expect("the configuration is valid")
+    klaxon_core::testing::service::<TcpService>(&config)
 }
 
 fn handler(service: &dyn DynService, options: Value) -> Arc<dyn Handler> {
     service.handler(&options).expect("the options are valid")
-}
-
-fn option_error(options: Value) -> String {
-    service(Value::Null)
-        .handler(&options)
-        .expect_err("the options are refused")
-        .to_string()
 }
 
 async fn listener() -> (TcpListener, String) {
@@ -73,12 +61,8 @@ fn default_configuration_is_a_ten_second_timeout() {
 
 #[test]
 fn a_timeout_that_is_not_positive_is_refused() {
-    let registry = Registry::linked().expect("the registry assembles");
-    let err = registry
-        .get("tcp")
-        .expect("tcp is registered")
-        .build(&json!({"timeout": "0s"}))
-        .expect_err("a zero timeout is refused");
+    let err =
+        build::<TcpService>(&json!({"timeout": "0s"})).expect_err("a zero timeout is refused");
     assert_eq!(
         err.to_string(),
         "tcp: timeout must be greater than zero, got 0s"
@@ -132,7 +116,11 @@ fn bad_options_name_the_kind_and_the_field() {
         ),
     ];
     for (options, expected) in cases {
-        assert_eq!(option_error(options.clone()), expected, "options {options}");
+        assert_eq!(
+            option_error::<TcpService>(&options),
+            expected,
+            "options {options}"
+        );
     }
     for address in [
         "localhost:7777",
