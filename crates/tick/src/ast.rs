@@ -74,10 +74,83 @@ pub struct VarDecl {
 /// The right-hand side of a `var`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VarValue {
-    /// A literal, a lambda, a list or another variable.
+    /// A literal, a lambda, a list, another variable or an expression of them.
     Arg(Arg),
     /// A pipeline chain (`stream|from()...` or `other_var|window()...`).
     Chain(Chain),
+    /// `var name type` in a template: the value comes with the task (its vars).
+    Typed(VarType),
+}
+
+/// The type of a template variable (`var x duration`), as Kapacitor names them.
+///
+/// ```
+/// use klaxon_tick::VarType;
+/// assert_eq!(VarType::parse("duration"), Some(VarType::Duration));
+/// assert_eq!(VarType::Duration.name(), "duration");
+/// assert_eq!(VarType::parse("time"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VarType {
+    /// `TRUE` or `FALSE`.
+    Bool,
+    /// An integer.
+    Int,
+    /// A float.
+    Float,
+    /// A string.
+    String,
+    /// A regex.
+    Regex,
+    /// A duration.
+    Duration,
+    /// A lambda expression.
+    Lambda,
+    /// A list of values.
+    List,
+    /// `*`.
+    Star,
+}
+
+impl VarType {
+    /// Every type, in Kapacitor's order.
+    pub const ALL: [VarType; 9] = [
+        VarType::Bool,
+        VarType::Int,
+        VarType::Float,
+        VarType::String,
+        VarType::Regex,
+        VarType::Duration,
+        VarType::Lambda,
+        VarType::List,
+        VarType::Star,
+    ];
+
+    /// The name written in `var x <type>` and in task vars (`{"type": "duration"}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            VarType::Bool => "bool",
+            VarType::Int => "int",
+            VarType::Float => "float",
+            VarType::String => "string",
+            VarType::Regex => "regex",
+            VarType::Duration => "duration",
+            VarType::Lambda => "lambda",
+            VarType::List => "list",
+            VarType::Star => "star",
+        }
+    }
+
+    /// The type of a name, if it is one.
+    pub fn parse(name: &str) -> Option<VarType> {
+        VarType::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for VarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// `dbrp "db"."rp"`.
@@ -168,6 +241,9 @@ pub enum ArgValue {
     Ident(String),
     /// `['a', 'b']`.
     List(Vec<Arg>),
+    /// An expression outside `lambda:`, such as `name + ':{{.Group}}'` or `5m * 2`: Kapacitor
+    /// evaluates it once, when the script is read, so [`crate::resolve`] replaces it by its value.
+    Expr(Expr),
 }
 
 impl ArgValue {
@@ -185,6 +261,7 @@ impl ArgValue {
             ArgValue::Lambda(_) => "a lambda".to_owned(),
             ArgValue::Ident(name) => format!("the variable {name}"),
             ArgValue::List(_) => "a list".to_owned(),
+            ArgValue::Expr(e) => format!("the expression {e}"),
         }
     }
 }

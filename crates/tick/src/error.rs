@@ -355,6 +355,15 @@ pub enum EvalErrorKind {
         /// The call's text.
         expr: String,
     },
+    /// The expression would build more than [`crate::Limits::MAX_VALUE_BYTES`] in one string,
+    /// or more than [`crate::Limits::MAX_EVALUATION_BYTES`] in all.
+    #[error("{message} ({expr})")]
+    TooLarge {
+        /// What was too large, and the bound.
+        message: String,
+        /// The expression text.
+        expr: String,
+    },
     /// The expression was expected to produce a bool.
     #[error("expression must evaluate to a bool, got {found} ({expr})")]
     NotBool {

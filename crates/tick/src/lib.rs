@@ -55,11 +55,12 @@ mod point;
 mod program;
 mod span;
 mod value;
+mod vars;
 
 pub use args::ArgRef;
 pub use ast::{
     Arg, ArgValue, BinaryOp, Chain, DbrpStmt, Expr, ExprKind, Link, LinkKind, RegexLit, Script,
-    Statement, UnaryOp, VarDecl, VarValue,
+    Statement, UnaryOp, VarDecl, VarType, VarValue,
 };
 pub use error::{
     ArgError, CompileError, CompileErrorKind, Error, EvalError, EvalErrorKind, OperatorError,
@@ -70,7 +71,9 @@ pub use limits::Limits;
 pub use parser::{parse, parse_lambda, parse_with};
 pub use point::{MatchContext, Point};
 pub use program::{
-    Dbrp, Node, Program, Property, compile_script, compile_script_with, resolve, resolve_with,
+    Dbrp, Node, Program, Property, compile_script, compile_script_with, resolve, resolve_template,
+    resolve_with, resolve_with_vars,
 };
 pub use span::Span;
 pub use value::{FieldValue, Type, Value};
+pub use vars::{DeclaredVar, TaskVar, TaskVars, apply_vars};

@@ -37,6 +37,25 @@ impl Limits {
     pub const REGEX_SETTING: &'static str = "[limits] max-regex-size";
     /// The klaxond setting of [`Limits::max_script_size`].
     pub const SCRIPT_SETTING: &'static str = "[limits] max-script-size";
+    /// The longest string one step of a lambda or match expression may build (a `+`, a
+    /// `strReplace()`, a `regexReplace()`...), in bytes: nested `strReplace` calls that double a
+    /// string each time fail at this bound instead of exhausting memory.
+    pub const MAX_VALUE_BYTES: usize = 1 << 20;
+    /// The most regex literals one script (a task's TICKscript, or a match expression) may
+    /// have: with each within [`Limits::regex_size_limit`], a script's regexes take at most this
+    /// many times that to compile and hold.
+    pub const MAX_REGEXES: usize = 100;
+    /// The most bytes of strings one evaluation of an expression may build in all.
+    pub const MAX_EVALUATION_BYTES: usize = 16 << 20;
+
+    /// The message for a string of `bytes` bytes that one step would build.
+    pub(crate) fn value_too_large(bytes: usize) -> String {
+        format!(
+            "it would build a string of {bytes} bytes; a string built by an expression is at \
+             most {} bytes",
+            Self::MAX_VALUE_BYTES
+        )
+    }
 
     pub(crate) fn depth(&self) -> usize {
         self.max_depth.min(Self::MAX_DEPTH)

@@ -5,7 +5,7 @@
 
 use crate::ast::{
     Arg, ArgValue, BinaryOp, Chain, DbrpStmt, Expr, ExprKind, Link, LinkKind, RegexLit, Script,
-    Statement, UnaryOp, VarDecl, VarValue,
+    Statement, UnaryOp, VarDecl, VarType, VarValue,
 };
 use crate::error::ParseError;
 use crate::lexer::{Tok, Token, lex};
@@ -92,6 +92,8 @@ struct Parser<'a> {
     limits: &'a Limits,
     /// Current recursion depth inside an expression.
     nesting: usize,
+    /// Regex literals compiled so far, against [`Limits::MAX_REGEXES`].
+    regexes: std::cell::Cell<usize>,
 }
 
 fn binary_op(tok: &Tok) -> Option<BinaryOp> {
@@ -123,6 +125,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             limits,
             nesting: 0,
+            regexes: std::cell::Cell::new(0),
         }
     }
 
@@ -206,16 +209,32 @@ impl<'a> Parser<'a> {
         let eq = self.next();
         match &eq.tok {
             Tok::Assign => {}
-            Tok::Ident(_) => {
-                return Err(self.err(
-                    eq.span,
-                    "typed var declarations (template tasks) are not supported; write var name = value",
-                ));
+            Tok::Ident(ty) => {
+                // `var name type`: a template variable, whose value each task gives.
+                let Some(ty) = VarType::parse(ty) else {
+                    let names: Vec<&str> = VarType::ALL.iter().map(|t| t.name()).collect();
+                    return Err(self.err(
+                        eq.span,
+                        format!(
+                            "invalid var type \"{ty}\"; the types are {}",
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                return Ok(VarDecl {
+                    name: name.clone(),
+                    name_span: name_tok.span,
+                    value: VarValue::Typed(ty),
+                    span: Span {
+                        end: eq.span.end,
+                        ..var_tok.span
+                    },
+                });
             }
             other => {
                 return Err(self.err(
                     eq.span,
-                    format!("expected '=' after 'var {name}', found {other}"),
+                    format!("expected '=' or a type after 'var {name}', found {other}"),
                 ));
             }
         }
@@ -349,11 +368,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One argument (or the value of a `var`).
+    /// One argument (or the value of a `var`): a lambda, a list, `*`, or an expression, which
+    /// Kapacitor's parser accepts outside `lambda:` too (`name + ':{{.Group}}'`, `5m * 2`). A
+    /// plain literal, reference or variable stays what it is; anything more is kept as
+    /// [`ArgValue::Expr`] for the resolver to evaluate.
     fn arg(&mut self, call: Option<(&str, LinkKind)>) -> PResult<Arg> {
-        let t = self.next();
+        let t = self.peek();
         let value = match &t.tok {
             Tok::Lambda => {
+                self.next();
                 let (expr, _) = self.expr()?;
                 let span = Span {
                     end: self.prev_end(),
@@ -364,31 +387,57 @@ impl<'a> Parser<'a> {
                     span,
                 });
             }
-            Tok::Str(s) => ArgValue::Str(s.clone()),
-            Tok::Int(i) => ArgValue::Int(*i),
-            Tok::Float(x) => ArgValue::Float(*x),
-            Tok::Duration(d) => ArgValue::Duration(*d),
-            Tok::True => ArgValue::Bool(true),
-            Tok::False => ArgValue::Bool(false),
-            Tok::Regex(src) => ArgValue::Regex(self.regex(src, t.span)?),
-            Tok::Star => ArgValue::Star,
-            Tok::Ref(name) => ArgValue::Ref(name.clone()),
-            Tok::Ident(name) => ArgValue::Ident(name.clone()),
-            Tok::Minus => {
-                let n = self.next();
-                match n.tok {
-                    Tok::Int(i) => ArgValue::Int(-i),
-                    Tok::Float(x) => ArgValue::Float(-x),
-                    Tok::Duration(d) => ArgValue::Duration(-d),
-                    _ => {
-                        return Err(self.err(
-                            n.span,
-                            format!("expected a number after '-', found {}", n.tok),
-                        ));
+            Tok::Star => {
+                self.next();
+                ArgValue::Star
+            }
+            Tok::LBracket => {
+                self.next();
+                ArgValue::List(self.list()?)
+            }
+            Tok::Regex(src) => {
+                self.next();
+                ArgValue::Regex(self.regex(src, t.span)?)
+            }
+            Tok::Str(_)
+            | Tok::Int(_)
+            | Tok::Float(_)
+            | Tok::Duration(_)
+            | Tok::True
+            | Tok::False
+            | Tok::Ref(_)
+            | Tok::Ident(_)
+            | Tok::Minus
+            | Tok::Not
+            | Tok::LParen => {
+                let (expr, _) = self.expr()?;
+                match expr.kind {
+                    ExprKind::Str(s) => ArgValue::Str(s),
+                    ExprKind::Int(i) => ArgValue::Int(i),
+                    ExprKind::Float(x) => ArgValue::Float(x),
+                    ExprKind::Duration(d) => ArgValue::Duration(d),
+                    ExprKind::Bool(b) => ArgValue::Bool(b),
+                    ExprKind::Ref(name) => ArgValue::Ref(name),
+                    ExprKind::Ident(name) => ArgValue::Ident(name),
+                    // `-10`, `-1.5`, `-5m`: literals, as they were before expressions.
+                    ExprKind::Unary {
+                        op: UnaryOp::Neg,
+                        ref operand,
+                    } if matches!(
+                        operand.kind,
+                        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Duration(_)
+                    ) =>
+                    {
+                        match operand.kind {
+                            ExprKind::Int(i) => ArgValue::Int(i.wrapping_neg()),
+                            ExprKind::Float(x) => ArgValue::Float(-x),
+                            ExprKind::Duration(d) => ArgValue::Duration(d.wrapping_neg()),
+                            _ => unreachable!("matched above"),
+                        }
                     }
+                    _ => ArgValue::Expr(expr),
                 }
             }
-            Tok::LBracket => ArgValue::List(self.list()?),
             other => {
                 let want = if call.is_some() {
                     "an argument or ')'"
@@ -402,23 +451,6 @@ impl<'a> Parser<'a> {
             end: self.prev_end(),
             ..t.span
         };
-        // An operator after a plain argument means an expression was written without `lambda:`.
-        let after = self.peek();
-        if binary_op(&after.tok).is_some()
-            || matches!(after.tok, Tok::Assign)
-            || (matches!(value, ArgValue::Ident(_)) && after.tok == Tok::LParen)
-        {
-            let example = match call {
-                Some((name, LinkKind::Property)) => format!(".{name}(lambda: ...)"),
-                Some((name, LinkKind::Node)) => format!("|{name}(lambda: ...)"),
-                Some((name, LinkKind::Udf)) => format!("@{name}(lambda: ...)"),
-                None => "var x = lambda: ...".to_owned(),
-            };
-            return Err(self.err(
-                span,
-                format!("missing 'lambda:' before the expression; write {example}"),
-            ));
-        }
         Ok(Arg { value, span })
     }
 
@@ -460,6 +492,22 @@ impl<'a> Parser<'a> {
     }
 
     fn regex(&self, pattern: &str, span: Span) -> PResult<RegexLit> {
+        // Each regex may take up to the size limit to compile and hold: a script of thousands
+        // took minutes and gigabytes, so a script has a bounded number of them.
+        self.regexes.set(self.regexes.get() + 1);
+        if self.regexes.get() > Limits::MAX_REGEXES {
+            return Err(self.err(
+                span,
+                format!(
+                    "more than {} regexes in one script; each may compile to {} bytes \
+                     ({}), so a script has at most {} of them",
+                    Limits::MAX_REGEXES,
+                    self.limits.regex_size_limit,
+                    Limits::REGEX_SETTING,
+                    Limits::MAX_REGEXES
+                ),
+            ));
+        }
         let regex = regex::RegexBuilder::new(pattern)
             .size_limit(self.limits.regex_size_limit)
             .build()

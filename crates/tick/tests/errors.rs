@@ -7,15 +7,6 @@ use klaxon_tick::{
 
 /// (script, expected `Display` of the parse error).
 const PARSE_ERRORS: &[(&str, &str)] = &[
-    // Missing `lambda:`.
-    (
-        "stream|alert().crit(\"usage_idle\" < 10)",
-        "line 1, column 21: missing 'lambda:' before the expression; write .crit(lambda: ...)",
-    ),
-    (
-        "stream|eval(sigma(\"value\"))",
-        "line 1, column 13: missing 'lambda:' before the expression; write |eval(lambda: ...)",
-    ),
     // `=` instead of `==`.
     (
         "stream|alert().crit(lambda: \"host\" = 'a')",
@@ -114,8 +105,8 @@ const PARSE_ERRORS: &[(&str, &str)] = &[
         "line 1, column 5: expected a variable name after 'var', found '='",
     ),
     (
-        "var x duration",
-        "line 1, column 7: typed var declarations (template tasks) are not supported; write var name = value",
+        "var x time",
+        "line 1, column 7: invalid var type \"time\"; the types are bool, int, float, string, regex, duration, lambda, list, star",
     ),
     (
         "dbrp \"db\" \"rp\"",
@@ -151,31 +142,30 @@ const PARSE_ERRORS: &[(&str, &str)] = &[
         "line 1, column 29: expected an expression, found ')'",
     ),
     (
-        "stream|alert().crit(-'a')",
-        "line 1, column 22: expected a number after '-', found a string",
-    ),
-    (
         "stream|from().groupBy(['a', 1])",
         "line 1, column 29: expected a string, a variable or '*' in the list, found number 1",
     ),
 ];
 
-#[test]
-fn parse_errors_name_line_column_and_problem() {
+/// Runs each case through `run` and collects the mismatches with the expected message.
+fn check<E: std::fmt::Display, T>(cases: &[(&str, &str)], run: impl Fn(&str) -> Result<T, E>) {
     let mut failures = Vec::new();
-    for (source, want) in PARSE_ERRORS {
-        match parse(source) {
-            Ok(_) => failures.push(format!("{source:?}: parsed, expected {want:?}")),
-            Err(e) if e.to_string() != *want => {
-                failures.push(format!(
-                    "{source:?}:\n   got {:?}\n  want {want:?}",
-                    e.to_string()
-                ));
-            }
+    for (source, want) in cases {
+        match run(source) {
+            Ok(_) => failures.push(format!("{source:?}: accepted, expected {want:?}")),
+            Err(e) if e.to_string() != *want => failures.push(format!(
+                "{source:?}:\n   got {:?}\n  want {want:?}",
+                e.to_string()
+            )),
             Err(_) => {}
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn parse_errors_name_line_column_and_problem() {
+    check(PARSE_ERRORS, parse);
 }
 
 #[test]
@@ -194,21 +184,58 @@ fn snippet_shows_the_line_and_a_caret() {
 #[test]
 fn snippet_keeps_tabs_so_the_caret_lines_up() {
     let source = "stream\n\t|alert()\n\t\t.crit(\"x\" > 1)";
-    let err = parse(source).unwrap_err();
+    let err = compile_script(source).unwrap_err();
     assert!(
-        err.snippet()
-            .to_string()
+        err.render(source)
             .ends_with("3 | \t\t.crit(\"x\" > 1)\n  | \t\t      ^"),
         "{}",
-        err.snippet()
+        err.render(source)
     );
 }
 
 #[test]
 fn columns_count_characters_not_bytes() {
-    let err = parse("stream|alert().message('µµµ').crit(\"x\" > 1)").unwrap_err();
-    assert_eq!(err.span.column, 36);
-    assert_eq!(err.span.start, 38);
+    let err = compile_script("stream|alert().message('µµµ').crit(\"x\" > 1)").unwrap_err();
+    assert_eq!(err.span().column, 36);
+    assert_eq!(err.span().start, 38);
+}
+
+/// Kapacitor's parser takes expressions outside `lambda:` and evaluates them once; one that
+/// reads a field or tag is a forgotten `lambda:`.
+const EXPRESSION_ERRORS: &[(&str, &str)] = &[
+    (
+        "stream|alert().crit(\"usage_idle\" < 10)",
+        "line 1, column 21: missing 'lambda:' before the expression; write .crit(lambda: ...)",
+    ),
+    (
+        "stream|eval(sigma(\"value\"))",
+        "line 1, column 13: missing 'lambda:' before the expression; write |eval(lambda: ...)",
+    ),
+    (
+        "var x = \"value\" > 10\nstream|alert()",
+        "line 1, column 9: missing 'lambda:' before the expression; write var x = lambda: ...",
+    ),
+    (
+        "stream|alert().crit(-'a')",
+        "line 1, column 21: invalid type to unary operator: -string (-'a')",
+    ),
+    (
+        "var name = 'cpu'\nstream|alert().id(name + 1)",
+        "line 2, column 24: invalid type to binary operator: string + int ('cpu' + 1)",
+    ),
+    (
+        "stream|alert().id(nope + 'x')",
+        "line 1, column 19: undefined variable \"nope\" in lambda expression",
+    ),
+    (
+        "stream|alert().id(now())",
+        "line 1, column 19: now() is a time, which cannot be an argument",
+    ),
+];
+
+#[test]
+fn expressions_outside_lambda_errors() {
+    check(EXPRESSION_ERRORS, compile_script);
 }
 
 #[test]

@@ -897,3 +897,122 @@ fn match_references_are_strings_so_numeric_comparisons_fail_early() {
         "line 1, column 8: invalid type to binary operator: string > int (\"host\" > 5)"
     );
 }
+
+/// `rand()` is Kapacitor's: a non-negative int, below its argument when given one (0 for
+/// `rand(0)`); each call site keeps its own generator.
+#[test]
+fn rand_gives_non_negative_ints_below_the_bound() {
+    let mut unbounded = Lambda::parse_with("rand()", &options()).unwrap();
+    let mut bounded = Lambda::parse_with("rand(10)", &options()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let Value::Int(n) = unbounded.eval(&P).unwrap() else {
+            panic!("rand() is an int")
+        };
+        assert!(n >= 0);
+        let Value::Int(n) = bounded.eval(&P).unwrap() else {
+            panic!("rand(10) is an int")
+        };
+        assert!((0..10).contains(&n), "{n}");
+        seen.insert(n);
+    }
+    assert!(seen.len() > 5, "rand(10) gave only {seen:?}");
+    // An empty range gives 0, as Kapacitor's rand(0).
+    let mut empty = Lambda::parse_with("rand(0)", &options()).unwrap();
+    assert_eq!(empty.eval(&P).unwrap(), Value::Int(0));
+    check(vec![
+        ("rand('a')", Compile("rand")),
+        ("rand(1, 2)", Compile("rand")),
+        (
+            "rand(0 - \"count\")",
+            Eval("the bound must be a non-negative int, found -42"),
+        ),
+    ]);
+}
+
+/// `strReplace(strReplace(...))` doubling the string at each level: 2^40 bytes if unbounded.
+fn doubling(inner: &str, levels: usize) -> String {
+    (0..levels).fold(inner.to_owned(), |s, _| {
+        format!("strReplace({s}, 'x', 'xx', -1)")
+    })
+}
+
+#[test]
+fn values_built_by_an_expression_are_bounded() {
+    // On a tag, at every evaluation: the one point fails, naming the bound.
+    let mut bomb = Lambda::parse(&doubling("\"state\"", 40)).unwrap();
+    let mut on_x = Lambda::parse(&doubling("strReplace(\"state\", 'r', 'x', -1)", 40)).unwrap();
+    let quiet = bomb.eval(&P);
+    assert!(
+        quiet.is_ok(),
+        "no x in \"running\": nothing grows: {quiet:?}"
+    );
+    let err = on_x.eval(&P).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("a string built by an expression is at most 1048576 bytes"),
+        "{err}"
+    );
+    // On constants, folded where the script is defined: the definition fails.
+    let err = Lambda::parse(&doubling("'x'", 40)).unwrap_err().to_string();
+    assert!(
+        err.contains("strReplace(): it would build a string of 2097152 bytes"),
+        "{err}"
+    );
+    let err = Lambda::parse(&format!("{} + 'y'", doubling("'x'", 20)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("+: it would build a string of"), "{err}");
+    // regexReplace with a replacement that multiplies the input.
+    let mut regex = Lambda::parse(&format!(
+        "regexReplace(/./, {}, '{}')",
+        doubling("strReplace(\"state\", 'r', 'x', -1)", 10),
+        "y".repeat(2000)
+    ))
+    .unwrap();
+    // Not unwrap_err: a value would be printed whole.
+    let err = regex.eval(&P).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        err.contains("regexReplace(): it would build a string of"),
+        "{err}"
+    );
+    // Many strings each within the bound, but too many bytes in all for one evaluation.
+    let big = doubling("strReplace(\"state\", 'r', 'x', -1)", 19);
+    let sum = (0..40)
+        .map(|_| format!("strLength({big})"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let err = Lambda::parse(&sum)
+        .unwrap()
+        .eval(&P)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("built more than 16777216 bytes of strings in one evaluation"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_script_has_a_bounded_number_of_regexes() {
+    let lambda = |n: usize| {
+        (0..n)
+            .map(|i| format!("\"state\" =~ /^r{i}.*/"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let options = CompileOptions {
+        limits: klaxon_tick::Limits {
+            max_depth: 256,
+            ..klaxon_tick::Limits::default()
+        },
+        ..CompileOptions::default()
+    };
+    assert!(Lambda::parse_with(&lambda(100), &options).is_ok());
+    let err = Lambda::parse_with(&lambda(101), &options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("more than 100 regexes in one script; each may compile to 1048576 bytes ([limits] max-regex-size)"),
+        "{err}"
+    );
+}

@@ -165,10 +165,71 @@ fn lexical_tour_values() {
         alert.properties[6].arg(0).as_str().unwrap(),
         "it's \\ a\ttab\nline"
     );
+    // Kapacitor spreads a single list argument into the call's arguments.
+    let list = &alert.properties[8];
+    assert_eq!(list.args.len(), 2);
+    assert_eq!(list.arg(1).as_str().unwrap(), "b");
+}
+
+/// Chronograf's threshold rule (Kapacitor's pipeline/json_test.go, "chronograf threshold rule"):
+/// expressions outside `lambda:` in vars, and list vars spread into variadic properties.
+#[test]
+fn chronograf_threshold_rule_resolves_as_kapacitor_reads_it() {
+    let program = compile_script(
+        "var db = 'telegraf'
+var rp = 'autogen'
+var measurement = 'cpu'
+var groupBy = ['host']
+var whereFilter = lambda: TRUE
+var name = 'Ruley McRuleface'
+var idVar = name + ':{{.Group}}'
+var message = ' {{.ID}} is  {{.Level}}'
+var crit = 90
+var period = 5m
+var every = period / 5
+var data = stream
+    |from()
+        .database(db)
+        .retentionPolicy(rp)
+        .measurement(measurement)
+        .groupBy(groupBy)
+        .where(whereFilter)
+    |eval(lambda: \"usage_system\")
+        .as('value')
+var trigger = data
+    |alert()
+        .crit(lambda: \"value\" > crit)
+        .message(message)
+        .id(idVar)
+        .history(-crit + 100 * 2)
+        .stateChangesOnly(every + 1s)
+",
+    )
+    .unwrap();
+    let from = &program.nodes[1];
+    let group_by = &from.properties[3];
     assert_eq!(
-        alert.properties[8].arg(0).as_str_list().unwrap(),
-        ["a", "b"]
+        (group_by.name.as_str(), group_by.args.len()),
+        ("groupBy", 1)
     );
+    assert_eq!(group_by.arg(0).as_str().unwrap(), "host");
+    let alert = &program.nodes[3];
+    assert_eq!(
+        alert.properties[2].arg(0).as_str().unwrap(),
+        "Ruley McRuleface:{{.Group}}"
+    );
+    assert_eq!(alert.properties[3].arg(0).as_int().unwrap(), 110);
+    assert_eq!(
+        alert.properties[4].arg(0).as_duration().unwrap(),
+        61_000_000_000
+    );
+    assert_eq!(
+        program.vars["idVar"].value,
+        Some(klaxon_tick::TaskVar::String(
+            "Ruley McRuleface:{{.Group}}".into()
+        ))
+    );
+    assert!(!program.vars.contains_key("data"));
 }
 
 #[test]
@@ -192,5 +253,112 @@ fn spans_point_at_the_source() {
     assert_eq!(
         &source[info.span.start..info.span.end],
         ".info(lambda: \"sigma\" > 2.0)"
+    );
+}
+
+/// Template vars: each typed declaration needs a var of its type; a var the script does not
+/// declare is refused, naming those it does.
+#[test]
+fn task_vars_fill_typed_declarations_and_replace_values() {
+    use klaxon_tick::{Limits, TaskVar, TaskVars, parse, resolve_with_vars};
+    let script = parse(
+        "var m string\nvar crit = 90\nvar tags = ['host']\nvar match lambda\nstream|from().measurement(m).groupBy(tags).where(match)|alert().crit(lambda: \"v\" > crit)",
+    )
+    .unwrap();
+    let vars = TaskVars::from([
+        ("m".to_owned(), TaskVar::String("cpu".into())),
+        ("crit".to_owned(), TaskVar::Int(80)),
+        (
+            "tags".to_owned(),
+            TaskVar::List(vec![
+                TaskVar::String("dc".into()),
+                TaskVar::String("host".into()),
+            ]),
+        ),
+        (
+            "match".to_owned(),
+            TaskVar::Lambda("\"cpu\" == 'cpu-total'".into()),
+        ),
+    ]);
+    let program = resolve_with_vars(&script, &Limits::default(), &vars).unwrap();
+    let from = &program.nodes[1];
+    assert_eq!(from.properties[0].arg(0).as_str().unwrap(), "cpu");
+    assert_eq!(from.properties[1].args.len(), 2);
+    assert_eq!(
+        from.properties[2].arg(0).as_lambda().unwrap().to_string(),
+        "\"cpu\" == 'cpu-total'"
+    );
+    let crit = program.nodes[2].properties[0].arg(0).as_lambda().unwrap();
+    assert_eq!(crit.to_string(), "\"v\" > 80");
+
+    let mut extra = vars.clone();
+    extra.insert("nope".into(), TaskVar::Int(1));
+    let err = resolve_with_vars(&script, &Limits::default(), &extra).unwrap_err();
+    assert_eq!(
+        err.message,
+        "var \"nope\" is not declared in the script; it declares: crit, m, match, tags"
+    );
+    let mut bad = vars;
+    bad.insert("match".into(), TaskVar::Lambda("\"cpu\" ==".into()));
+    let err = resolve_with_vars(&script, &Limits::default(), &bad).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("var \"match\": invalid lambda expression"),
+        "{}",
+        err.message
+    );
+}
+
+/// Vars written into the script compile to the same program as resolving with them, for every
+/// type; a template's missing vars take placeholders.
+#[test]
+fn applied_vars_compile_like_resolved_vars() {
+    use klaxon_tick::{Limits, TaskVar, TaskVars, apply_vars, parse, resolve_with_vars};
+    let source = "var b bool\nvar i int\nvar f float\nvar s string\nvar r regex\nvar d duration\nvar l lambda\nvar list list\nvar star star\nvar keep = 'kept'\nstream|from().groupBy(list).where(lambda: \"host\" =~ r AND l AND b)|alert().id(s).history(i).flapping(f, f).stateChangesOnly(d).message(keep)";
+    let vars = TaskVars::from([
+        ("b".to_owned(), TaskVar::Bool(true)),
+        ("i".to_owned(), TaskVar::Int(-3)),
+        ("f".to_owned(), TaskVar::Float(0.5)),
+        (
+            "s".to_owned(),
+            TaskVar::String("a 'quoted' \\ id\n".to_owned()),
+        ),
+        ("r".to_owned(), TaskVar::Regex("^web/\\d+$".to_owned())),
+        ("d".to_owned(), TaskVar::Duration(1_500_000_001)),
+        ("l".to_owned(), TaskVar::Lambda("\"v\" > 1".to_owned())),
+        (
+            "list".to_owned(),
+            TaskVar::List(vec![
+                TaskVar::String("host".into()),
+                TaskVar::String("dc".into()),
+            ]),
+        ),
+        ("star".to_owned(), TaskVar::Star),
+    ]);
+    let limits = Limits::default();
+    let applied = apply_vars(source, &vars, &limits, false).unwrap();
+    let from_text = klaxon_tick::compile_script(&applied).unwrap();
+    let resolved = resolve_with_vars(&parse(source).unwrap(), &limits, &vars).unwrap();
+    let args = |p: &klaxon_tick::Program| -> Vec<String> {
+        p.nodes
+            .iter()
+            .flat_map(|n| &n.properties)
+            .flat_map(|p| &p.args)
+            .map(|a| match &a.value {
+                klaxon_tick::ArgValue::Lambda(e) => e.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(args(&from_text), args(&resolved));
+    let template = apply_vars(source, &TaskVars::new(), &limits, true).unwrap();
+    assert!(
+        template.starts_with("var b = FALSE\nvar i = 1\n"),
+        "{template}"
+    );
+    let err = apply_vars(source, &TaskVars::new(), &limits, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line 1, column 5: missing value for var \"b\"; give the task a bool var named b"
     );
 }

@@ -277,6 +277,14 @@ impl Compiler {
                     expr.span,
                     CompileErrorKind::Invalid(format!("integer division by zero ({expr})")),
                 )),
+                Err(OpFail::TooLarge(bytes)) => Err(CompileError::new(
+                    expr.span,
+                    CompileErrorKind::Invalid(format!(
+                        "{}: {} ({expr})",
+                        op.symbol(),
+                        crate::Limits::value_too_large(bytes)
+                    )),
+                )),
                 Err(f) => Err(CompileError::new(
                     expr.span,
                     operator_error(f, op.symbol(), a.type_of(), b.type_of(), expr.to_string()),
@@ -457,6 +465,7 @@ impl Compiler {
             "sigma" => Some(StatefulFn::Sigma),
             "count" => Some(StatefulFn::Count),
             "spread" => Some(StatefulFn::Spread),
+            "rand" => Some(StatefulFn::Rand),
             _ => None,
         };
         if let Some(func) = stateful {
@@ -523,6 +532,17 @@ impl Compiler {
                 let (node, t) = self.compile(&args[0])?;
                 Self::expect_type(name, 0, &[Type::Int, Type::Float], t, &args[0])?;
                 (Some(Box::new(node)), Type::Float)
+            }
+            StatefulFn::Rand => {
+                Self::arity(name, args, 0, 1, expr)?;
+                match args.first() {
+                    Some(arg) => {
+                        let (node, t) = self.compile(arg)?;
+                        Self::expect_type(name, 0, &[Type::Int], t, arg)?;
+                        (Some(Box::new(node)), Type::Int)
+                    }
+                    None => (None, Type::Int),
+                }
             }
         };
         let slot = self.slots.len();

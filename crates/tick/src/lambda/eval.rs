@@ -97,6 +97,31 @@ fn field_value<'a>(name: &str, v: FieldValue<'a>, span: crate::Span) -> EResult<
 pub(crate) struct Ctx<'s> {
     pub state: &'s mut [State],
     pub clock: fn() -> i64,
+    /// Bytes of strings built so far by this evaluation.
+    pub built: usize,
+}
+
+impl Ctx<'_> {
+    /// Counts a string just built against [`crate::Limits::MAX_EVALUATION_BYTES`].
+    fn charge<'a>(&mut self, value: Val<'a>, site: &Site) -> EResult<'a> {
+        if let Val::Str(Cow::Owned(s)) = &value {
+            self.built = self.built.saturating_add(s.len());
+            if self.built > crate::Limits::MAX_EVALUATION_BYTES {
+                return Err(err(
+                    site,
+                    EvalErrorKind::TooLarge {
+                        message: format!(
+                            "the expression built more than {} bytes of strings in one \
+                             evaluation",
+                            crate::Limits::MAX_EVALUATION_BYTES
+                        ),
+                        expr: site.text.to_string(),
+                    },
+                ));
+            }
+        }
+        Ok(value)
+    }
 }
 
 pub(crate) fn eval<'a, E: Env + ?Sized>(
@@ -148,7 +173,8 @@ pub(crate) fn eval<'a, E: Env + ?Sized>(
             let l = eval(lhs, cx, env)?;
             let r = eval(rhs, cx, env)?;
             let (lt, rt) = (l.type_of(), r.type_of());
-            ops::binary(*op, l, r).map_err(|f| binary_error(f, *op, lt, rt, site))
+            let value = ops::binary(*op, l, r).map_err(|f| binary_error(f, *op, lt, rt, site))?;
+            cx.charge(value, site)
         }
         Node::Logic {
             and,
@@ -199,7 +225,7 @@ pub(crate) fn eval<'a, E: Env + ?Sized>(
             } else {
                 0
             };
-            functions::call(*imp, &vals[..args.len()], now).map_err(|message| {
+            let value = functions::call(*imp, &vals[..args.len()], now).map_err(|message| {
                 err(
                     site,
                     EvalErrorKind::Function {
@@ -208,7 +234,8 @@ pub(crate) fn eval<'a, E: Env + ?Sized>(
                         expr: site.text.to_string(),
                     },
                 )
-            })
+            })?;
+            cx.charge(value, site)
         }
         Node::RegexReplace {
             regex,
@@ -219,9 +246,24 @@ pub(crate) fn eval<'a, E: Env + ?Sized>(
             let s = eval(src, cx, env)?;
             let r = eval(replacement, cx, env)?;
             match (s, r) {
-                (Val::Str(s), Val::Str(r)) => Ok(Val::Str(Cow::Owned(
-                    regex.replace_all(&s, r.as_ref()).into_owned(),
-                ))),
+                (Val::Str(s), Val::Str(r)) => {
+                    let mut bounded = Bounded {
+                        replacement: r.as_ref(),
+                        over: None,
+                    };
+                    let replaced = regex.replace_all(&s, &mut bounded).into_owned();
+                    if let Some(bytes) = bounded.over {
+                        return Err(err(
+                            site,
+                            EvalErrorKind::Function {
+                                name: "regexReplace",
+                                message: crate::Limits::value_too_large(bytes),
+                                expr: site.text.to_string(),
+                            },
+                        ));
+                    }
+                    cx.charge(Val::Str(Cow::Owned(replaced)), site)
+                }
                 (s, r) => {
                     let (index, found) = if s.type_of() == Type::String {
                         (3, r.type_of())
@@ -260,6 +302,39 @@ pub(crate) fn eval<'a, E: Env + ?Sized>(
                 },
             )),
         },
+        Node::Stateful {
+            func,
+            arg,
+            slot,
+            site,
+        } if *func == StatefulFn::Rand => {
+            let bound = match arg {
+                Some(arg) => match eval(arg, cx, env)? {
+                    Val::Int(n) if n > 0 => Some(n.unsigned_abs()),
+                    // Kapacitor's generator answers 0 for an empty range (its TestStream_EvalRand).
+                    Val::Int(0) => return Ok(Val::Int(0)),
+                    other => {
+                        return Err(err(
+                            site,
+                            EvalErrorKind::Function {
+                                name: "rand",
+                                message: format!(
+                                    "the bound must be a non-negative int, found {}",
+                                    other.into_value()
+                                ),
+                                expr: site.text.to_string(),
+                            },
+                        ));
+                    }
+                },
+                None => None,
+            };
+            let clock = cx.clock;
+            let State::Rand(state) = &mut cx.state[*slot] else {
+                return Ok(Val::Int(0));
+            };
+            Ok(Val::Int(random(state, *slot, clock, bound)))
+        }
         Node::Stateful {
             func,
             arg,
@@ -314,13 +389,60 @@ fn eval_bool_operand<'a, E: Env + ?Sized>(
     }
 }
 
+/// `regexReplace`'s replacer, which stops expanding once the output would pass
+/// [`crate::Limits::MAX_VALUE_BYTES`] (so a pattern matching everywhere with a long replacement
+/// cannot build gigabytes), and says how far it got.
+struct Bounded<'r> {
+    replacement: &'r str,
+    over: Option<usize>,
+}
+
+impl regex::Replacer for &mut Bounded<'_> {
+    fn replace_append(&mut self, caps: &regex::Captures<'_>, dst: &mut String) {
+        if self.over.is_some() {
+            return;
+        }
+        let before = dst.len();
+        caps.expand(self.replacement, dst);
+        if dst.len() > crate::Limits::MAX_VALUE_BYTES {
+            self.over = Some(dst.len());
+            dst.truncate(before);
+        }
+    }
+}
+
 #[cold]
 fn binary_error(f: OpFail, op: BinaryOp, lt: Type, rt: Type, site: &Site) -> Box<EvalError> {
     let text = site.text.to_string();
     match f {
         OpFail::DivisionByZero => err(site, EvalErrorKind::DivisionByZero { expr: text }),
+        OpFail::TooLarge(bytes) => err(
+            site,
+            EvalErrorKind::TooLarge {
+                message: format!("{}: {}", op.symbol(), crate::Limits::value_too_large(bytes)),
+                expr: text,
+            },
+        ),
         f => err(site, operator_error(f, op.symbol(), lt, rt, text)),
     }
+}
+
+/// The next value of a `rand()` call site: a non-negative int, below `bound` when given, as
+/// Kapacitor's. The generator is splitmix64, seeded from the clock and the site at first use.
+fn random(state: &mut u64, slot: usize, clock: fn() -> i64, bound: Option<u64>) -> i64 {
+    if *state == 0 {
+        *state = (clock() as u64) ^ ((slot as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
+    }
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let n = match bound {
+        Some(bound) => z % bound,
+        None => z,
+    };
+    (n & (i64::MAX as u64)) as i64
 }
 
 /// Advances a stateful function by one value and returns its result.

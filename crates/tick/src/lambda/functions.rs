@@ -139,6 +139,21 @@ pub(crate) fn describe(types: &[Type]) -> String {
 
 /// Calls a stateless function. Argument types are checked here against [`Imp::accepts`], so the
 /// implementations below can rely on them.
+/// The length of `s` with `count` (all when negative) occurrences of `old` replaced by `new`,
+/// found before anything is built.
+fn replaced_length(s: &str, old: &str, new: &str, count: i64) -> usize {
+    // An empty `old` matches before every character and at the end.
+    let found = if old.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(old).count()
+    };
+    let replaced = usize::try_from(count).map_or(found, |count| found.min(count));
+    s.len()
+        .saturating_sub(replaced.saturating_mul(old.len()))
+        .saturating_add(replaced.saturating_mul(new.len()))
+}
+
 pub(crate) fn call<'a>(imp: Imp, args: &[Val<'a>], now: i64) -> Result<Val<'a>, String> {
     for (i, a) in args.iter().enumerate() {
         let accepted = imp.accepts(i);
@@ -171,6 +186,10 @@ pub(crate) fn call<'a>(imp: Imp, args: &[Val<'a>], now: i64) -> Result<Val<'a>, 
         Imp::StrLength => Val::Int(s(0).len() as i64),
         Imp::StrReplace => {
             let count = n(3);
+            let bytes = replaced_length(s(0), s(1), s(2), count);
+            if bytes > crate::Limits::MAX_VALUE_BYTES {
+                return Err(crate::Limits::value_too_large(bytes));
+            }
             owned(if count < 0 {
                 s(0).replace(s(1), s(2))
             } else {

@@ -84,6 +84,8 @@ pub(crate) enum StatefulFn {
     Sigma,
     Count,
     Spread,
+    /// `rand()` and `rand(n)`: Kapacitor's random int, kept as a generator per call site.
+    Rand,
 }
 
 impl StatefulFn {
@@ -92,6 +94,7 @@ impl StatefulFn {
             StatefulFn::Sigma => "sigma",
             StatefulFn::Count => "count",
             StatefulFn::Spread => "spread",
+            StatefulFn::Rand => "rand",
         }
     }
 
@@ -107,6 +110,7 @@ impl StatefulFn {
                 min: f64::INFINITY,
                 max: f64::NEG_INFINITY,
             },
+            StatefulFn::Rand => State::Rand(0),
         }
     }
 }
@@ -125,6 +129,8 @@ pub(crate) enum State {
         min: f64,
         max: f64,
     },
+    /// A splitmix64 generator's state; 0 until it is seeded from the clock at its first use.
+    Rand(u64),
 }
 
 /// Match-mode functions answered by the caller's [`crate::MatchContext`].

@@ -89,6 +89,7 @@ impl Compiled {
         let mut cx = Ctx {
             state: &mut self.state,
             clock: self.clock,
+            built: 0,
         };
         eval::eval(&self.root, &mut cx, env)
             .map(ops::Val::into_value)
@@ -99,6 +100,7 @@ impl Compiled {
         let mut cx = Ctx {
             state: &mut self.state,
             clock: self.clock,
+            built: 0,
         };
         match eval::eval(&self.root, &mut cx, env) {
             Ok(ops::Val::Bool(b)) => Ok(b),
@@ -221,6 +223,17 @@ impl Lambda {
     /// Clears the state of stateful functions.
     pub fn reset(&mut self) {
         self.0.reset();
+    }
+
+    /// Whether the expression calls a stateful function (`sigma`, `count`, `spread`), whose state
+    /// a node keeps per group.
+    ///
+    /// ```
+    /// assert!(klaxon_tick::Lambda::parse("count() > 1").unwrap().is_stateful());
+    /// assert!(!klaxon_tick::Lambda::parse("\"value\" > 1").unwrap().is_stateful());
+    /// ```
+    pub fn is_stateful(&self) -> bool {
+        !self.0.initial.is_empty()
     }
 
     /// A copy with stateful-function state reset (for a new group, say).

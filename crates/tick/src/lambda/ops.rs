@@ -64,6 +64,8 @@ pub(crate) enum OpFail {
     Invalid,
     /// Integer division or remainder by zero.
     DivisionByZero,
+    /// A string longer than [`crate::Limits::MAX_VALUE_BYTES`] would be built: this many bytes.
+    TooLarge(usize),
 }
 
 /// The result type of `l op r`, or why there is none. `AND`/`OR` and the regex operators are
@@ -200,6 +202,10 @@ fn arithmetic<'a>(op: BinaryOp, l: Val<'a>, r: Val<'a>) -> Result<Val<'a>, OpFai
         (B::Mul, Val::Float(a), Val::Float(b)) => Val::Float(a * b),
         (B::Div, Val::Float(a), Val::Float(b)) => Val::Float(a / b),
         (B::Add, Val::Str(a), Val::Str(b)) => {
+            let bytes = a.len().saturating_add(b.len());
+            if bytes > crate::Limits::MAX_VALUE_BYTES {
+                return Err(OpFail::TooLarge(bytes));
+            }
             let mut s = a.into_owned();
             s.push_str(&b);
             Val::Str(Cow::Owned(s))
