@@ -18,12 +18,18 @@
 //! The server names no handler kind: it builds whatever services the binary's registry holds,
 //! discovers their configuration sections, and serves their service tests.
 
+mod allocator;
 mod cli;
 pub mod config;
 pub mod http;
 pub mod load;
 pub mod logging;
-pub mod pattern;
+mod password;
+mod poster;
+pub mod redact;
+/// Go's `path.Match` globs, for the `pattern=` parameters (kept in `klaxon-core`, which the
+/// engine's silences share).
+pub use klaxon_core::pattern;
 mod server;
 
 pub use cli::main;

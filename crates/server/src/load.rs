@@ -8,17 +8,72 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use klaxon_engine::tasks::{TaskChange, TaskManager, TaskStatus};
-use klaxon_engine::{AlertService, HandlerSpec, LimitError, Limits};
+use klaxon_engine::tasks::{TaskChange, TaskError, TaskManager, TaskStatus};
+use klaxon_engine::{AlertService, EngineError, HandlerSpec, LimitError, Limits};
 
 /// A file of the load directory that was not loaded, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("cannot load {}: {reason}", path.display())]
 pub struct LoadError {
     /// The file.
     pub path: PathBuf,
     /// What was wrong with it.
-    pub reason: String,
+    #[source]
+    pub reason: LoadReason,
+}
+
+/// What was wrong with a file of the load directory.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadReason {
+    /// The directory cannot be listed.
+    #[error("cannot read the directory: {0}; check [load] dir")]
+    Directory(#[source] std::io::Error),
+    /// The file cannot be read.
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    /// The file is larger than its `[limits]` setting.
+    #[error(transparent)]
+    TooLarge(LimitError),
+    /// The file is not text.
+    #[error("the file is not UTF-8: {0}")]
+    NotUtf8(#[source] std::string::FromUtf8Error),
+    /// A task file's name, which is the task ID, is not text.
+    #[error("the file name is not UTF-8; rename it to the task ID")]
+    NameNotUtf8,
+    /// The handler file does not decode.
+    #[error(transparent)]
+    Spec(#[from] SpecFileError),
+    /// The alert service refused the handler (boxed, as the next: they are large and rare).
+    #[error(transparent)]
+    Handler(Box<EngineError>),
+    /// The task manager refused the task.
+    #[error(transparent)]
+    Task(Box<TaskError>),
+}
+
+/// A handler file that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecFileError {
+    /// Brackets nested deeper than [`MAX_FLOW_DEPTH`], refused before the YAML parser sees them.
+    #[error(
+        "line {line}: brackets nested deeper than {MAX_FLOW_DEPTH} levels; a handler spec needs \
+         only a few"
+    )]
+    TooDeep {
+        /// The line of the bracket that went too deep.
+        line: usize,
+    },
+    /// Not YAML (or JSON), or not a handler spec; the message has line and column when the
+    /// parser knows them.
+    #[error("{}", located(.0))]
+    Yaml(#[source] yaml_serde::Error),
+}
+
+fn located(e: &yaml_serde::Error) -> String {
+    match e.location() {
+        Some(at) => format!("line {}, column {}: {e}", at.line(), at.column()),
+        None => e.to_string(),
+    }
 }
 
 /// Loads `<dir>/handlers/*.{yaml,yml,json}` into `alerts`; returns the files loaded and the
@@ -53,7 +108,7 @@ fn files_with_extension(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>,
         Err(e) => {
             return Err(LoadError {
                 path: dir.to_path_buf(),
-                reason: format!("cannot read the directory: {e}; check [load] dir"),
+                reason: LoadReason::Directory(e),
             });
         }
     };
@@ -77,30 +132,27 @@ fn read_bounded(
     path: &Path,
     max: usize,
     too_large: impl Fn(usize) -> LimitError,
-) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+) -> Result<String, LoadReason> {
+    let file = std::fs::File::open(path).map_err(LoadReason::Read)?;
     let mut bytes = Vec::new();
     file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(LoadReason::Read)?;
     if bytes.len() > max {
         let size = std::fs::metadata(path)
             .ok()
             .and_then(|m| usize::try_from(m.len()).ok())
             .unwrap_or(bytes.len());
-        return Err(too_large(size).to_string());
+        return Err(LoadReason::TooLarge(too_large(size)));
     }
-    String::from_utf8(bytes).map_err(|e| format!("the file is not UTF-8: {e}"))
+    String::from_utf8(bytes).map_err(LoadReason::NotUtf8)
 }
 
 /// Decodes a handler file, YAML or JSON (YAML reads JSON too); errors have line and column.
 /// Public for the property tests, which feed it what an operator might write.
-pub fn parse_spec(text: &str) -> Result<HandlerSpec, String> {
+pub fn parse_spec(text: &str) -> Result<HandlerSpec, SpecFileError> {
     check_flow_depth(text)?;
-    yaml_serde::from_str(text).map_err(|e| match e.location() {
-        Some(at) => format!("line {}, column {}: {e}", at.line(), at.column()),
-        None => e.to_string(),
-    })
+    yaml_serde::from_str(text).map_err(SpecFileError::Yaml)
 }
 
 /// The deepest `[`/`{` nesting a handler file may have. The YAML parser's time grows with the
@@ -110,7 +162,7 @@ const MAX_FLOW_DEPTH: usize = 128;
 
 /// Refuses flow collections nested deeper than [`MAX_FLOW_DEPTH`] before the YAML parser sees
 /// them. Quoted strings and comments are skipped, so brackets inside values do not count.
-fn check_flow_depth(text: &str) -> Result<(), String> {
+fn check_flow_depth(text: &str) -> Result<(), SpecFileError> {
     let mut depth = 0usize;
     let (mut line, mut quote, mut comment) = (1usize, None::<char>, false);
     let mut chars = text.chars().peekable();
@@ -134,10 +186,7 @@ fn check_flow_depth(text: &str) -> Result<(), String> {
             (None, '[' | '{') => {
                 depth += 1;
                 if depth > MAX_FLOW_DEPTH {
-                    return Err(format!(
-                        "line {line}: brackets nested deeper than {MAX_FLOW_DEPTH} levels; a handler \
-                         spec needs only a few"
-                    ));
+                    return Err(SpecFileError::TooDeep { line });
                 }
             }
             (None, ']' | '}') => depth = depth.saturating_sub(1),
@@ -147,7 +196,7 @@ fn check_flow_depth(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn load_file(path: &Path, alerts: &AlertService) -> Result<(), String> {
+fn load_file(path: &Path, alerts: &AlertService) -> Result<(), LoadReason> {
     let max = alerts.limits().max_handler_spec_size;
     let text = read_bounded(path, max, |size| LimitError {
         what: format!("the handler file is {size} bytes"),
@@ -162,7 +211,9 @@ fn load_file(path: &Path, alerts: &AlertService) -> Result<(), String> {
     } else {
         alerts.define(spec)
     };
-    result.map(|_| ()).map_err(|e| e.to_string())
+    result
+        .map(|_| ())
+        .map_err(|e| LoadReason::Handler(Box::new(e)))
 }
 
 /// Loads `<dir>/tasks/*.tick` into `tasks`, enabled, with the file stem as task ID; returns the
@@ -185,11 +236,11 @@ pub fn load_tasks(dir: &Path, tasks: &TaskManager) -> (Vec<PathBuf>, Vec<LoadErr
     (loaded, errors)
 }
 
-fn load_task_file(path: &Path, tasks: &TaskManager) -> Result<(), String> {
+fn load_task_file(path: &Path, tasks: &TaskManager) -> Result<(), LoadReason> {
     let id = path
         .file_stem()
         .and_then(|s| s.to_str())
-        .ok_or("the file name is not UTF-8; rename it to the task ID")?;
+        .ok_or(LoadReason::NameNotUtf8)?;
     let max = tasks.limits().pipeline.tick.max_script_size;
     let script = read_bounded(path, max, |size| LimitError {
         what: format!("the TICKscript file is {size} bytes"),
@@ -208,7 +259,9 @@ fn load_task_file(path: &Path, tasks: &TaskManager) -> Result<(), String> {
     } else {
         tasks.define(id, &script, Vec::new(), TaskStatus::Enabled)
     };
-    result.map(|_| ()).map_err(|e| e.to_string())
+    result
+        .map(|_| ())
+        .map_err(|e| LoadReason::Task(Box::new(e)))
 }
 
 #[cfg(test)]
@@ -222,7 +275,7 @@ mod tests {
             // The HTTP API decodes JSON; handler files go through YAML.
             let json = serde_json::from_slice::<HandlerSpec>(bytes).map_err(|e| e.to_string());
             let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
-            let spec = parse_spec(text)?;
+            let spec = parse_spec(text).map_err(|e| e.to_string())?;
             spec.check_names().map_err(|e| e.to_string())?;
             Ok(format!("{} (json: {})", spec.id, json.is_ok()))
         });
@@ -236,7 +289,7 @@ mod tests {
     #[test]
     fn deep_brackets_are_refused_before_parsing_and_quoted_ones_are_not_counted() {
         let deep = format!("id: x\ntopic: t\nkind: k\noptions: {}", "[".repeat(20_000));
-        let err = parse_spec(&deep).unwrap_err();
+        let err = parse_spec(&deep).unwrap_err().to_string();
         assert_eq!(
             err,
             "line 4: brackets nested deeper than 128 levels; a handler spec needs only a few"

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use klaxon_core::{Registry, RegistryError, ServiceError};
-use klaxon_engine::tasks::TaskManager;
-use klaxon_engine::{AlertService, EngineError, INTERNAL_KINDS, Services, Store, StoreError};
+use klaxon_core::{Registry, ServiceError};
+use klaxon_engine::tasks::{TaskError, TaskManager};
+use klaxon_engine::{AlertService, EngineError, Services, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -16,6 +16,13 @@ use crate::config::Config;
 use crate::http::debug_vars::ServerFacts;
 use crate::http::write_gate::WriteGate;
 use crate::http::{self, AppState};
+
+/// File descriptors kept back from `[http] max-connections` for everything else the server
+/// opens.
+const RESERVED_FILES: u64 = 128;
+
+/// How long the connections open at shutdown may take to finish their requests.
+const CONNECTION_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A server ready to start: a configuration and the handler kinds it was built with.
 ///
@@ -62,21 +69,33 @@ pub enum StartError {
     /// A handler service failed to build or open.
     #[error(transparent)]
     Service(#[from] ServiceError),
-    /// A linked handler crate claims a kind the engine reserves.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
     /// The database cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An `[[influxdb]]` cluster cannot be set up.
+    #[error(transparent)]
+    InfluxDb(Box<klaxon_influxdb::InfluxError>),
+    /// The recordings and replays cannot be opened.
+    #[error("cannot open the recordings: {0}")]
+    Recordings(#[source] Box<klaxon_engine::recordings::RecordingError>),
     /// The stored tasks cannot be loaded.
     #[error("cannot load the stored tasks: {0}")]
-    Tasks(String),
+    Tasks(#[source] TaskError),
     /// The alert service cannot start.
     #[error("cannot start the alert service: {0}")]
     Engine(#[from] EngineError),
+    /// `[http] https-enabled` is true but the certificate or key cannot be used.
+    #[error(
+        "cannot serve HTTPS ([http] https-enabled): {0}; fix https-certificate and \
+         https-private-key or set https-enabled = false"
+    )]
+    Tls(#[source] klaxon_http::TlsError),
+    /// The HTTP client of `|httpPost()` nodes cannot be made.
+    #[error("cannot make the HTTP client of |httpPost() nodes: {0}")]
+    Poster(#[source] klaxon_http::TlsError),
     /// `[http]` authentication cannot be set up.
     #[error("cannot set up [http] authentication: {0}")]
-    Auth(String),
+    Auth(#[source] crate::password::HashError),
 }
 
 impl Server {
@@ -92,17 +111,35 @@ impl Server {
 
     /// Builds and opens the services, binds the listener and starts serving.
     pub async fn start(self) -> Result<RunningServer, StartError> {
+        // Before anything else opens: a certificate that cannot be used stops the start at once.
+        let https = &self.config.server.http;
+        let tls = if https.https_enabled {
+            let key = std::path::Path::new(&https.https_private_key);
+            Some(
+                klaxon_http::server_tls(Path::new(&https.https_certificate), key)
+                    .map_err(StartError::Tls)?,
+            )
+        } else {
+            None
+        };
         let data_dir = self.config.data_dir().clone();
         std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
-        self.registry.check_reserved(&INTERNAL_KINDS)?;
-        let services = Arc::new(Services::build(&self.config.handlers, &self.registry)?);
-        let store = Store::open(&data_dir.join("klaxon.db"))?;
+        let context = klaxon_core::ServerContext::new(&data_dir);
+        let services = Arc::new(Services::build_with(
+            &self.config.handlers,
+            &self.registry,
+            &context,
+        )?);
+        let (store, salvage) = Store::open_or_salvage(&data_dir.join("klaxon.db"))?;
+        if let Some(salvage) = &salvage {
+            report_salvage(store.path(), salvage);
+        }
         let config_override = self.config.server.config_override.enabled;
         if config_override {
-            http::config_api::apply_stored(&services, &store)?;
+            crate::config::overrides::apply_stored(&services, &store)?;
         }
         services.open_all().await?;
         let alert = &self.config.server.alert;
@@ -116,13 +153,26 @@ impl Server {
             tracing::info!(dir = %load_dir, loaded = loaded.len(), failed = errors.len(), "handler files loaded");
         }
 
-        let tasks = TaskManager::open(
+        let influxdb = klaxon_influxdb::Clusters::new(&self.config.server.influxdb)
+            .map_err(|e| StartError::InfluxDb(Box::new(e)))?;
+        let tasks = TaskManager::open_with(
             alerts.clone(),
             alerts.store().clone(),
             self.registry.clone(),
-            server_info(),
+            server_info_with_ids(alerts.store(), &self.config.server.deadman)?,
+            influxdb.clone(),
         )
-        .map_err(|e| StartError::Tasks(e.to_string()))?;
+        .map_err(StartError::Tasks)?;
+        // Recordings keep their data next to klaxon.db (Kapacitor's `[replay] dir`).
+        let recordings = klaxon_engine::recordings::Recordings::open(
+            alerts.store().clone(),
+            &data_dir.join("replay"),
+            tasks.clone(),
+        )
+        .map_err(|e| StartError::Recordings(Box::new(e)))?;
+        // `|httpPost()` nodes post with the shared HTTP client, on this runtime.
+        let poster = crate::poster::HttpPoster::new().map_err(StartError::Poster)?;
+        let _ = tasks.set_poster(Arc::new(poster));
         if !load_dir.is_empty() {
             let (loaded, errors) = crate::load::load_tasks(Path::new(load_dir), &tasks);
             for error in &errors {
@@ -131,6 +181,24 @@ impl Server {
             tracing::info!(dir = %load_dir, loaded = loaded.len(), failed = errors.len(), "task files loaded");
         }
 
+        let mut limits = self.config.server.http.connection_limits();
+        if let Some(files) = http::serve::raise_open_files_limit() {
+            // Room for the store, the handlers' sockets and the files they open.
+            let fit = usize::try_from(files.saturating_sub(RESERVED_FILES))
+                .unwrap_or(usize::MAX)
+                .max(1);
+            if fit < limits.max_connections {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    open_files = files,
+                    lowered_to = fit,
+                    "[http] max-connections does not fit the open-files limit; lowered"
+                );
+                limits.max_connections = fit;
+            }
+        }
+        let connections = Arc::new(http::serve::ConnectionStats::default());
+        let auth_stats = Arc::new(http::auth::AuthStats::default());
         let address = self.config.server.http.bind_target();
         let listener = TcpListener::bind(&address)
             .await
@@ -147,17 +215,32 @@ impl Server {
         let gate = Arc::new(WriteGate::new(
             engine.queue_full,
             alert.queue_full_wait.to_std(),
+            http_config.write_concurrency(),
         ));
         let facts = ServerFacts {
             started: klaxon_core::Timestamp::now(),
             host: server_info().hostname,
+            ids: klaxon_engine::server_ids(alerts.store())?,
             cmdline: std::env::args().collect(),
             bind_address: local_addr.to_string(),
             auth_enabled: http_config.auth_enabled,
         };
+        // Kapacitor's subscriptions on each [[influxdb]] cluster, pointing at this listener.
+        let subscriptions = klaxon_influxdb::SubscriptionManager::start(
+            &influxdb,
+            &klaxon_influxdb::SubscriptionIds {
+                cluster_id: facts.ids.cluster_id.clone(),
+                server_id: facts.ids.server_id.clone(),
+            },
+            &klaxon_influxdb::Listener {
+                hostname: facts.host.clone(),
+                port: local_addr.port(),
+            },
+        );
         let app = http::router(AppState {
             services: Arc::clone(&services),
             alerts: alerts.clone(),
+            recordings: recordings.clone(),
             tasks,
             max_body_size: http_config.max_body_size,
             test_events: alert.test_events,
@@ -165,9 +248,18 @@ impl Server {
             config_override,
             gate: Arc::clone(&gate),
             ingress: Arc::default(),
+            connections: Arc::clone(&connections),
+            auth: Arc::clone(&auth_stats),
             facts: Arc::new(facts),
+            subscriptions: subscriptions.count(),
         });
-        let app = http::auth::protect(app, http_config).map_err(StartError::Auth)?;
+        let app = http::auth::protect(app, http_config, auth_stats).map_err(StartError::Auth)?;
+        let site = http::cross_site::SiteGuard::new(
+            &http_config.allowed_hosts,
+            &http_config.bind_address,
+            &server_info().hostname,
+        );
+        let app = http::cross_site::protect(app, site);
         if !http_config.auth_enabled && !local_addr.ip().is_loopback() {
             tracing::warn!(
                 address = %local_addr,
@@ -178,20 +270,29 @@ impl Server {
             );
         }
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "http server failed");
-            }
-        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let stopped = async {
+            let _ = stop_rx.await;
+        };
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(http::serve::serve(
+            listener,
+            tls,
+            app,
+            limits,
+            connections,
+            stopped,
+            CONNECTION_DRAIN,
+        ));
         tracing::info!(
             address = %local_addr,
+            scheme,
             data_dir = %data_dir.display(),
             handlers = %self.registry.kind_list(),
             "klaxon listening"
         );
+        // What services send as the server's URL (PagerDuty's client_url), now that it is known.
+        context.server_url.set(api_url(scheme, local_addr));
         Ok(RunningServer {
             local_addr,
             stop: Some(stop_tx),
@@ -199,7 +300,9 @@ impl Server {
             services,
             alerts,
             gate,
+            recordings,
             shutdown_timeout: alert.shutdown_timeout.to_std(),
+            _subscriptions: subscriptions,
         })
     }
 }
@@ -213,7 +316,10 @@ pub struct RunningServer {
     services: Arc<Services>,
     alerts: AlertService,
     gate: Arc<WriteGate>,
+    recordings: klaxon_engine::recordings::Recordings,
     shutdown_timeout: std::time::Duration,
+    /// Kept for its syncs, which stop with the server.
+    _subscriptions: klaxon_influxdb::SubscriptionManager,
 }
 
 impl RunningServer {
@@ -240,6 +346,8 @@ impl RunningServer {
     /// counted as dropped and logged with its event IDs.
     pub async fn shutdown(mut self) {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        // A replay runs on a blocking thread, which the runtime would wait for at its end.
+        self.recordings.stop_all();
         tracing::info!(
             timeout = %klaxon_core::GoDuration::from_std(self.shutdown_timeout),
             "refusing writes; draining the delivery queues"
@@ -310,6 +418,32 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
     }
 }
 
+/// The API's URL as Kapacitor's handlers send it, `http(s)://<hostname>:<port>/kapacitor/v1`:
+/// this host's name and the port listened on (the listener's address when the name is unknown).
+fn api_url(scheme: &str, local_addr: SocketAddr) -> String {
+    let hostname = server_info().hostname;
+    if hostname.is_empty() {
+        format!("{scheme}://{local_addr}/kapacitor/v1")
+    } else {
+        format!("{scheme}://{hostname}:{}/kapacitor/v1", local_addr.port())
+    }
+}
+
+/// What templates see as `.ServerInfo`, with the cluster and server IDs kept in `klaxon.db`,
+/// and the `[deadman]` settings.
+fn server_info_with_ids(
+    store: &Store,
+    deadman: &crate::config::DeadmanConfig,
+) -> Result<klaxon_pipeline::ServerInfo, StoreError> {
+    let ids = klaxon_engine::server_ids(store)?;
+    Ok(klaxon_pipeline::ServerInfo {
+        cluster_id: ids.cluster_id,
+        server_id: ids.server_id,
+        deadman: deadman.defaults(),
+        ..server_info()
+    })
+}
+
 /// What templates see as `.ServerInfo`: this host's name.
 fn server_info() -> klaxon_pipeline::ServerInfo {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -319,5 +453,26 @@ fn server_info() -> klaxon_pipeline::ServerInfo {
     klaxon_pipeline::ServerInfo {
         hostname,
         ..Default::default()
+    }
+}
+
+/// Says, at error level, that the database was damaged and what of it was kept: the operator
+/// must know that tasks, handlers or alert states may be missing, and where the original is.
+fn report_salvage(path: &Path, salvage: &klaxon_engine::Salvage) {
+    tracing::error!(
+        path = %path.display(),
+        damaged = %salvage.damaged.display(),
+        reason = %salvage.reason,
+        complete = salvage.is_complete(),
+        "database damaged: moved aside, and what could be read copied into a new one"
+    );
+    for table in &salvage.tables {
+        match &table.lost {
+            None => tracing::warn!(table = %table.table, kept = table.kept, "table salvaged whole"),
+            Some(reason) => tracing::error!(
+                table = %table.table, kept = table.kept, reason = %reason,
+                "table salvaged in part: entries past the damage are lost"
+            ),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Property tests for the server's parsers of outside input, through the functions the server
 //! itself calls: the `/write` route's `parse_request` (query, gzip, body size, line protocol),
 //! handler files and API bodies (`load::parse_spec` for YAML, serde for JSON), the configuration
-//! file and environment (`Config::load`) and the config API's overrides (`config_api::apply`).
+//! file and environment (`Config::load`) and the config API's overrides (`config::overrides::apply`).
 //! Whatever the input: `Ok` or a typed error, never a panic; plus round trips where they are
 //! cheap. (The handler PATCH and task bodies are checked in their modules, whose functions are
 //! private.) Case counts are modest so the suite stays quick on two cores in a debug build; an
@@ -205,7 +205,7 @@ proptest! {
         match write(b"cpu v=1 1\n", false, 25_000_000, &query(&db, precision)) {
             Ok(points) => {
                 prop_assert_eq!(points.len(), 1);
-                prop_assert_eq!(&points[0].database, &db);
+                prop_assert_eq!(&*points[0].database, db.as_str());
             }
             Err(err) => {
                 check_refusal(&err);
@@ -236,7 +236,7 @@ proptest! {
             prop_assert_eq!(&point.tags["host"], host);
             prop_assert_eq!(&point.fields[field], &klaxon_core::FieldValue::Int(*value));
             prop_assert_eq!(point.time.as_nanos(), time * precision.1);
-            prop_assert_eq!(&point.retention_policy, "autogen");
+            prop_assert_eq!(&*point.retention_policy, "autogen");
         }
     }
 }
@@ -520,7 +520,8 @@ proptest! {
         let before = (service.config(), store.overrides().map_err(|e| TestCaseError::fail(e.to_string()))?);
         let set: Map<String, Value> = set.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let delete: Vec<String> = delete.into_iter().map(str::to_owned).collect();
-        let result = klaxon_server::http::config_api::apply(&services, &registry, &store, "fixture", &set, &delete);
+        let change = klaxon_server::config::overrides::Change::Keys { element: None, set: &set, delete: &delete };
+        let result = klaxon_server::config::overrides::apply(&services, &registry, &store, "fixture", change);
         let after = (service.config(), store.overrides().map_err(|e| TestCaseError::fail(e.to_string()))?);
         match result {
             Err(_) => prop_assert_eq!(after, before),

@@ -1,5 +1,6 @@
 //! Environment overrides: `KLAXON_<SECTION>_<KEY>` (or `KLAXON_<KEY>` for top-level keys), with
-//! `-` written as `_`, for example `KLAXON_HTTP_BIND_ADDRESS=0.0.0.0:9092`.
+//! `-` written as `_`, for example `KLAXON_HTTP_BIND_ADDRESS=0.0.0.0:9092`; an element of a list
+//! section by its index, as Kapacitor's `KAPACITOR_HTTPPOST_0_URL`: `KLAXON_HTTPPOST_0_URL`.
 
 use klaxon_core::{Invalid, Registry};
 use serde_json::Value;
@@ -18,6 +19,8 @@ const NOT_CONFIG: &[&str] = &[
 #[derive(Debug)]
 pub(super) struct Override {
     section: Option<String>,
+    /// For a list section, the element's index.
+    element: Option<usize>,
     key: String,
     value: Value,
 }
@@ -25,16 +28,19 @@ pub(super) struct Override {
 impl Override {
     pub(super) fn apply(self, config: &mut Value) {
         let Value::Object(root) = config else { return };
-        match self.section {
-            None => {
-                root.insert(self.key, self.value);
-            }
-            Some(section) => {
-                if let Some(Value::Object(table)) = root.get_mut(&section) {
-                    table.insert(self.key, self.value);
-                }
-            }
-        }
+        let Some(section) = self.section else {
+            root.insert(self.key, self.value);
+            return;
+        };
+        let table = match (root.get_mut(&section), self.element) {
+            (Some(Value::Object(table)), None) => table,
+            (Some(Value::Array(list)), Some(index)) => match list.get_mut(index) {
+                Some(Value::Object(table)) => table,
+                _ => return,
+            },
+            _ => return,
+        };
+        table.insert(self.key, self.value);
     }
 }
 
@@ -73,7 +79,11 @@ fn find(
     raw: &str,
     current: &serde_json::Map<String, Value>,
 ) -> Result<Option<Override>, Invalid> {
-    for (key, value) in current {
+    // Longest names first: KLAXON_FIXTURE_LIST_0_PATH belongs to [[fixture-list]], not to a
+    // [fixture] section that happens to share the start of the name.
+    let mut sections: Vec<(&String, &Value)> = current.iter().collect();
+    sections.sort_by_key(|(key, _)| std::cmp::Reverse(key.len()));
+    for (key, value) in sections {
         match value {
             Value::Object(table) => {
                 let prefix = env_name(&[key]) + "_";
@@ -84,6 +94,7 @@ fn find(
                     if env_name(&[key, field]) == name {
                         return Ok(Some(Override {
                             section: Some(key.clone()),
+                            element: None,
                             key: field.clone(),
                             value: typed(name, raw, old)?,
                         }));
@@ -96,10 +107,48 @@ fn find(
                     known.join(", ")
                 )));
             }
+            Value::Array(list) if list.iter().all(Value::is_object) => {
+                let prefix = env_name(&[key]) + "_";
+                let Some(rest) = name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let index = rest.split('_').next().and_then(|i| i.parse::<usize>().ok());
+                let Some(index) = index else {
+                    continue;
+                };
+                let Some(Value::Object(element)) = list.get(index) else {
+                    return Err(Invalid::new(format!(
+                        "{name} names element {index} of [[{key}]], which has {} (counting from \
+                         0); add the element in the configuration file",
+                        list.len()
+                    )));
+                };
+                let number = index.to_string();
+                for (field, old) in element {
+                    if env_name(&[key, &number, field]) == name {
+                        return Ok(Some(Override {
+                            section: Some(key.clone()),
+                            element: Some(index),
+                            key: field.clone(),
+                            value: typed(name, raw, old)?,
+                        }));
+                    }
+                }
+                let mut known: Vec<String> = element
+                    .keys()
+                    .map(|f| env_name(&[key, &number, f]))
+                    .collect();
+                known.sort();
+                return Err(Invalid::new(format!(
+                    "{name} names no key of [[{key}]]; its variables are: {}",
+                    known.join(", ")
+                )));
+            }
             old => {
                 if env_name(&[key]) == name {
                     return Ok(Some(Override {
                         section: None,
+                        element: None,
                         key: key.clone(),
                         value: typed(name, raw, old)?,
                     }));

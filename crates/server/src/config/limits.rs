@@ -39,6 +39,11 @@ pub struct LimitsConfig {
     /// Most topic handlers that may be defined, over all topics (a task's inline handlers are
     /// not counted).
     pub max_topic_handlers: usize,
+    /// Most series (groups) one node of a task holds: windows, alert states and the other
+    /// per-group state. A point of a new series at a node that holds this many is dropped
+    /// there, counted in klaxon_task_series_dropped_total and logged (the first ten, then every
+    /// thousandth); the series it holds go on. Applies when a task starts.
+    pub max_series: usize,
 }
 
 impl Default for LimitsConfig {
@@ -60,6 +65,7 @@ impl LimitsConfig {
             max_handler_spec_size: limits.max_handler_spec_size,
             max_tasks: limits.max_tasks,
             max_topic_handlers: limits.max_topic_handlers,
+            max_series: pipeline.max_series,
         }
     }
 
@@ -75,6 +81,7 @@ impl LimitsConfig {
                 max_template_size: self.max_template_size,
                 max_line_length: self.max_line_length,
                 max_fields_per_point: self.max_fields_per_point,
+                max_series: self.max_series,
             },
             max_tasks: self.max_tasks,
             max_topic_handlers: self.max_topic_handlers,
@@ -130,6 +137,7 @@ mod tests {
             klaxon_pipeline::Limits::TEMPLATE_SETTING,
             klaxon_pipeline::Limits::LINE_SETTING,
             klaxon_pipeline::Limits::FIELDS_SETTING,
+            klaxon_pipeline::Limits::SERIES_SETTING,
             klaxon_engine::Limits::TASKS_SETTING,
             klaxon_engine::Limits::HANDLERS_SETTING,
             klaxon_engine::Limits::SPEC_SIZE_SETTING,

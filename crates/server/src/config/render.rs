@@ -5,9 +5,12 @@
 //! `assert_documented` test check that every key has one.
 
 use klaxon_core::Registry;
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Config, ServerSections};
+use super::Config;
+use super::schema::Schema;
 
 const HEADER: &str = "\
 # Klaxon configuration.
@@ -18,173 +21,203 @@ const HEADER: &str = "\
 # example KLAXON_HTTP_BIND_ADDRESS=127.0.0.1:9092.
 ";
 
-/// Renders `config` (server sections and every registered handler's section) as commented TOML.
+/// Renders `config` (server sections and every registered handler's section) as commented TOML,
+/// secrets redacted.
 pub fn render(config: &Config, registry: &Registry) -> String {
-    let mut out = String::from(HEADER);
-    let server_schema = schemars::schema_for!(ServerSections);
-    let mut server_value = serde_json::to_value(&config.server).unwrap_or(Value::Null);
-    redact_credentials(&mut server_value);
-    let Value::Object(server_value) = server_value else {
-        return out;
+    render_with(config, registry, true)
+}
+
+/// Renders `config` with its secrets as they are: the klaxon.toml that
+/// `klaxond config --from-kapacitor` translates a Kapacitor file into must load and work as the
+/// file did, so it carries the file's own passwords and tokens.
+pub fn render_with_secrets(config: &Config, registry: &Registry) -> String {
+    render_with(config, registry, false)
+}
+
+fn render_with(config: &Config, registry: &Registry, redacted: bool) -> String {
+    let redact = |value: Option<&mut Value>| {
+        if redacted {
+            redact(value);
+        }
     };
-    let top = Schema::new(&server_schema);
-    // Top-level scalars first: TOML puts everything after a [section] header into that section.
-    for (key, value) in &server_value {
-        if !value.is_object() {
-            out.push('\n');
-            write_key(&mut out, key, value, top.field_doc(key).as_deref());
-        }
-    }
-    for (key, value) in &server_value {
-        if let Value::Object(table) = value {
-            let doc = top.field_doc(key);
-            let schema = top.field_schema(key);
-            write_table(&mut out, key, table, doc.as_deref(), schema.as_ref());
-        }
-    }
+    let mut out = String::from(HEADER);
+    write_sections_with(&mut out, &config.server, redacted);
     for registration in registry.iter() {
-        let kind = registration.kind();
-        let Value::Object(mut table) = config.handler_section(kind, registry) else {
-            continue;
-        };
-        for key in registration.secrets() {
-            redact(table.get_mut(*key));
-        }
+        let name = registration.section();
         let schema = registration.config_schema();
-        let doc = format!("{kind}: {}", registration.description());
-        write_table(
-            &mut out,
-            kind,
-            &table,
-            Some(&doc),
-            Some(&Schema::new(&schema).owned()),
-        );
+        let schema = Schema::new(&schema);
+        let doc = format!("{}: {}", registration.kind(), registration.description());
+        match config.handler_section(name, registry) {
+            Value::Object(mut table) => {
+                for key in registration.secrets() {
+                    redact(table.get_mut(*key));
+                }
+                write_table(&mut out, name, &table, Some(&doc), Some(schema));
+            }
+            Value::Array(elements) => {
+                out.push('\n');
+                write_comment(&mut out, &doc);
+                if elements.is_empty() {
+                    out.push_str(&format!("# [[{name}]] has no element.\n"));
+                }
+                for element in elements {
+                    let Value::Object(mut table) = element else {
+                        continue;
+                    };
+                    for key in registration.secrets() {
+                        redact(table.get_mut(*key));
+                    }
+                    out.push_str(&format!("[[{name}]]\n"));
+                    write_values(&mut out, &table, schema.items());
+                    write_tables(&mut out, name, &table, schema.items());
+                }
+            }
+            _ => {}
+        }
     }
     out
+}
+
+/// The server's own keys and sections (a [`super::ServerSections`] in the server; any sections type in
+/// tests), with secrets redacted.
+#[cfg(test)]
+pub(super) fn write_sections<T: Serialize + JsonSchema>(out: &mut String, sections: &T) {
+    write_sections_with(out, sections, true);
+}
+
+fn write_sections_with<T: Serialize + JsonSchema>(out: &mut String, sections: &T, redacted: bool) {
+    let schema = schemars::schema_for!(T);
+    let top = Schema::new(&schema);
+    let mut value = serde_json::to_value(sections).unwrap_or(Value::Null);
+    if redacted {
+        redact_secrets(&mut value, top);
+    }
+    let Value::Object(value) = value else {
+        return;
+    };
+    // Top-level values first: TOML puts everything after a [section] header into that section.
+    for (key, value) in &value {
+        if !is_table_like(value) {
+            out.push('\n');
+            write_key(out, key, value, top.field_doc(key).as_deref());
+        }
+    }
+    write_tables(out, "", &value, Some(top));
 }
 
 /// What a secret shows instead of its value: configuration printed to a terminal or pasted in
 /// an issue must not carry password hashes (which can be attacked offline) or tokens.
 pub const REDACTED: &str = "(redacted; set it in the configuration file)";
 
-/// Replaces a non-empty secret string with [`REDACTED`].
+/// Replaces a non-empty secret string with [`REDACTED`]; in a secret table or list (an HTTP
+/// basic-auth `{username, password}`), every non-empty string, so that the printed file still
+/// has the shape the key needs and loads back.
 fn redact(value: Option<&mut Value>) {
-    if let Some(value) = value
-        && value.as_str().is_some_and(|s| !s.is_empty())
-    {
-        *value = Value::String(REDACTED.to_owned());
+    let Some(value) = value else { return };
+    match value {
+        Value::String(s) if !s.is_empty() => *value = Value::String(REDACTED.to_owned()),
+        Value::Object(map) => map.values_mut().for_each(|v| redact(Some(v))),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact(Some(v))),
+        _ => {}
     }
 }
 
-/// Redacts `[[http.users]]` password hashes and `[[http.tokens]]` token hashes.
-fn redact_credentials(server: &mut Value) {
-    for (table, key) in [("users", "password"), ("tokens", "hash")] {
-        if let Some(Value::Array(entries)) =
-            server.get_mut("http").and_then(|http| http.get_mut(table))
-        {
-            for entry in entries {
-                redact(entry.get_mut(key));
+/// Redacts every value whose field the schema marks secret (`[[http.users]]` password hashes,
+/// `[[http.tokens]]` token hashes), at any depth.
+fn redact_secrets(value: &mut Value, schema: Schema<'_>) {
+    let Value::Object(map) = value else { return };
+    for (key, value) in map.iter_mut() {
+        if schema.is_secret(key) {
+            redact(Some(value));
+            continue;
+        }
+        let Some(field) = schema.field(key) else {
+            continue;
+        };
+        match value {
+            Value::Object(_) => redact_secrets(value, field),
+            Value::Array(items) => {
+                if let Some(item) = field.items() {
+                    for value in items {
+                        redact_secrets(value, item);
+                    }
+                }
             }
+            _ => {}
         }
     }
 }
 
-/// A JSON schema with its `$defs`, for looking up field descriptions through `$ref`s.
-struct Schema<'a> {
-    root: &'a Value,
-    node: &'a Value,
-}
-
-impl<'a> Schema<'a> {
-    fn new(schema: &'a schemars::Schema) -> Self {
-        let root = schema.as_value();
-        Schema { root, node: root }
-    }
-
-    fn owned(&self) -> OwnedSchema {
-        OwnedSchema {
-            root: self.root.clone(),
-            node: self.node.clone(),
-        }
-    }
-
-    fn property(&self, key: &str) -> Option<&'a Value> {
-        self.node.get("properties")?.get(key)
-    }
-
-    fn field_doc(&self, key: &str) -> Option<String> {
-        let property = self.property(key)?;
-        description(property).or_else(|| description(resolve(self.root, property)?))
-    }
-
-    fn field_schema(&self, key: &str) -> Option<OwnedSchema> {
-        let property = self.property(key)?;
-        let node = resolve(self.root, property).unwrap_or(property);
-        Some(OwnedSchema {
-            root: self.root.clone(),
-            node: node.clone(),
-        })
+/// Whether `value` is written under a header of its own: a table, or a non-empty array of
+/// tables (`[[name]]`). Everything else is a `key = value` line.
+fn is_table_like(value: &Value) -> bool {
+    match value {
+        Value::Object(_) => true,
+        Value::Array(items) => !items.is_empty() && items.iter().all(Value::is_object),
+        _ => false,
     }
 }
 
-struct OwnedSchema {
-    root: Value,
-    node: Value,
-}
-
-impl OwnedSchema {
-    fn view(&self) -> Schema<'_> {
-        Schema {
-            root: &self.root,
-            node: &self.node,
-        }
-    }
-}
-
-fn description(node: &Value) -> Option<String> {
-    node.get("description")?.as_str().map(str::to_owned)
-}
-
-/// Follows a `$ref` (directly or inside `allOf`) to its definition in `$defs`.
-fn resolve<'v>(root: &'v Value, node: &'v Value) -> Option<&'v Value> {
-    let reference = node
-        .get("$ref")
-        .or_else(|| node.get("allOf")?.get(0)?.get("$ref"))?
-        .as_str()?;
-    let name = reference.strip_prefix("#/$defs/")?;
-    root.get("$defs")?.get(name)
-}
-
+/// `[name]` with its doc comment, its values, then its tables.
 fn write_table(
     out: &mut String,
     name: &str,
     table: &Map<String, Value>,
     doc: Option<&str>,
-    schema: Option<&OwnedSchema>,
+    schema: Option<Schema<'_>>,
 ) {
     out.push('\n');
     if let Some(doc) = doc {
         write_comment(out, doc);
     }
     out.push_str(&format!("[{name}]\n"));
-    let view = schema.map(OwnedSchema::view);
+    write_values(out, table, schema);
+    write_tables(out, name, table, schema);
+}
+
+/// The `key = value` lines of `table`, each after its doc comment.
+fn write_values(out: &mut String, table: &Map<String, Value>, schema: Option<Schema<'_>>) {
     for (key, value) in table {
-        if !value.is_object() {
-            let doc = view.as_ref().and_then(|s| s.field_doc(key));
+        if !is_table_like(value) {
+            let doc = schema.and_then(|s| s.field_doc(key));
             write_key(out, key, value, doc.as_deref());
         }
     }
+}
+
+/// The tables and arrays of tables of `table` (whose own name is `parent`, empty at the top),
+/// each under its full dotted name, as TOML requires of a header.
+fn write_tables(
+    out: &mut String,
+    parent: &str,
+    table: &Map<String, Value>,
+    schema: Option<Schema<'_>>,
+) {
     for (key, value) in table {
-        if let Value::Object(sub) = value {
-            let doc = view.as_ref().and_then(|s| s.field_doc(key));
-            let sub_schema = view.as_ref().and_then(|s| s.field_schema(key));
-            write_table(
-                out,
-                &format!("{name}.{key}"),
-                sub,
-                doc.as_deref(),
-                sub_schema.as_ref(),
-            );
+        let name = if parent.is_empty() {
+            key.clone()
+        } else {
+            format!("{parent}.{key}")
+        };
+        let doc = schema.and_then(|s| s.field_doc(key));
+        let field = schema.and_then(|s| s.field(key));
+        match value {
+            Value::Object(sub) => write_table(out, &name, sub, doc.as_deref(), field),
+            Value::Array(entries) if is_table_like(value) => {
+                let item = field.and_then(|f| f.items());
+                for (i, entry) in entries.iter().filter_map(Value::as_object).enumerate() {
+                    out.push('\n');
+                    if i == 0
+                        && let Some(doc) = &doc
+                    {
+                        write_comment(out, doc);
+                    }
+                    out.push_str(&format!("[[{name}]]\n"));
+                    write_values(out, entry, item);
+                    write_tables(out, &name, entry, item);
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -1,3 +1,5 @@
+//! Loading the configuration: defaults, file, environment, and the errors that name the key.
+
 use klaxon_core::Registry;
 // A handler kind that klaxond does not ship, so these tests see a `[fixture]` section discovered
 // from the registry.
@@ -23,7 +25,7 @@ fn load_text(text: &str) -> Result<Config, String> {
 fn defaults_listen_on_loopback_on_kapacitors_port() {
     let config = Config::load(None, Vec::new(), &registry()).unwrap();
     assert_eq!(config.server.http.bind_address, "127.0.0.1:9092");
-    assert_eq!(config.server.data_dir, PathBuf::from("./klaxon-data"));
+    assert_eq!(*config.server.data_dir, PathBuf::from("./klaxon-data"));
     assert_eq!(config.server.logging.format, LogFormat::Text);
 }
 
@@ -32,16 +34,17 @@ fn unknown_section_is_named_with_the_known_ones() {
     let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, fixture, http, limits, load, logging, server (top-level keys: data-dir)"
+        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, deadman, fixture, fixture-list, http, influxdb, limits, load, logging, server (top-level keys: data-dir)"
     );
 }
 
 #[test]
 fn unknown_key_is_named_with_the_known_ones() {
-    let err = load_text("[http]\nbind-adress = \"127.0.0.1:1\"\n").unwrap_err();
+    // [config-override], whose one key stays put, rather than [http], which grows.
+    let err = load_text("[config-override]\nenabeld = true\n").unwrap_err();
     assert_eq!(
         err,
-        r#"config file FILE: [http]: unknown key "bind-adress", expected one of: auth-enabled, bind-address, max-body-size, tokens, users"#
+        r#"config file FILE: [config-override]: unknown key "enabeld", expected one of: enabled"#
     );
     let err = load_text("[fixture]\npaht = \"x\"\n").unwrap_err();
     assert_eq!(
@@ -113,7 +116,7 @@ fn environment_overrides_file_and_defaults() {
     ];
     let config = Config::load(None, env, &registry()).unwrap();
     assert_eq!(config.server.http.bind_address, "127.0.0.1:1234");
-    assert_eq!(config.server.data_dir, PathBuf::from("/tmp/kd"));
+    assert_eq!(*config.server.data_dir, PathBuf::from("/tmp/kd"));
     assert_eq!(
         config.handler_section("fixture", &registry())["enabled"],
         Value::Bool(true)
@@ -122,13 +125,13 @@ fn environment_overrides_file_and_defaults() {
 
 #[test]
 fn environment_errors_name_the_variable() {
-    let env = vec![("KLAXON_HTTP_BIND_ADRESS".to_owned(), "x".to_owned())];
+    let env = vec![("KLAXON_CONFIG_OVERRIDE_ENABELD".to_owned(), "x".to_owned())];
     let err = Config::load(None, env, &registry())
         .unwrap_err()
         .to_string();
     assert_eq!(
         err,
-        "environment: KLAXON_HTTP_BIND_ADRESS names no key of [http]; its variables are: KLAXON_HTTP_AUTH_ENABLED, KLAXON_HTTP_BIND_ADDRESS, KLAXON_HTTP_MAX_BODY_SIZE, KLAXON_HTTP_TOKENS, KLAXON_HTTP_USERS"
+        "environment: KLAXON_CONFIG_OVERRIDE_ENABELD names no key of [config-override]; its variables are: KLAXON_CONFIG_OVERRIDE_ENABLED"
     );
     let env = vec![("KLAXON_FIXTURE_ENABLED".to_owned(), "perhaps".to_owned())];
     let err = Config::load(None, env, &registry())
@@ -202,7 +205,265 @@ fn rendering_redacts_password_and_token_hashes() {
     ))
     .unwrap();
     let text = render(&config, &registry());
-    assert!(!text.contains("argon2"), "{text}");
+    // The entries' comments say "argon2"; the hash itself must not appear.
+    assert!(!text.contains(hash), "{text}");
     assert_eq!(text.matches(render::REDACTED).count(), 2, "{text}");
     assert!(text.contains("name = \"ops\""), "{text}");
+}
+
+/// A hash with cheap argon2 parameters, which `Config::load` accepts.
+const FAST_HASH: &str =
+    "$argon2id$v=19$m=8,t=1,p=1$c2FsdHJlYWRlcg$zRjBhFBCmOzvt5hhOuMtAFxbt2X5lkFW+d3i7WaNFQs";
+
+#[test]
+fn a_printed_config_with_users_and_tokens_loads_back_to_the_same_configuration() {
+    // `[[users]]` was printed for `[[http.users]]`, and the keys after it landed in the entry.
+    let registry = registry();
+    let config = load_text(&format!(
+        "data-dir = \"/tmp/kd\"\n[http]\nauth-enabled = true\nallowed-hosts = [\"a.example\"]\n\
+         [[http.users]]\nname = \"ops\"\npassword = \"{FAST_HASH}\"\npermission = \"admin\"\n\
+         [[http.users]]\nname = \"dev\"\npassword = \"{FAST_HASH}\"\npermission = \"read\"\n\
+         [[http.tokens]]\nname = \"ci\"\nhash = \"{FAST_HASH}\"\npermission = \"write\"\n\
+         [alert]\nretry-attempts = 3\n"
+    ))
+    .unwrap();
+    let text = render(&config, &registry);
+    let table: toml::Table = text.parse().expect("valid TOML");
+    let reloaded = Config::from_table(table, &registry).unwrap();
+    // Everything but the hashes, which are printed redacted.
+    let mut expected = config.server.clone();
+    for user in &mut expected.http.users {
+        user.password = render::REDACTED.to_owned();
+    }
+    for token in &mut expected.http.tokens {
+        token.hash = render::REDACTED.to_owned();
+    }
+    assert_eq!(reloaded.server, expected, "{text}");
+    assert_eq!(
+        reloaded.to_json(&registry),
+        expected_json(&expected, &config)
+    );
+    // Each entry under its full name, its keys commented; [http]'s own keys all come before.
+    assert_eq!(text.matches("\n[[http.users]]\n# The user name").count(), 2);
+    assert_eq!(text.matches("\n[[http.tokens]]\n# A name").count(), 1);
+    let first_entry = text.find("[[http.users]]").unwrap();
+    assert!(
+        text.find("allowed-hosts = ").unwrap() < first_entry,
+        "{text}"
+    );
+}
+
+/// `config` as JSON with its server sections replaced by `server`.
+fn expected_json(server: &ServerSections, config: &Config) -> Value {
+    let with = Config {
+        server: server.clone(),
+        handlers: config.handlers.clone(),
+        ..Config::default()
+    };
+    with.to_json(&registry())
+}
+
+#[test]
+fn the_alert_defaults_are_the_engines() {
+    let engine = klaxon_engine::EngineConfig::default();
+    assert_eq!(AlertConfig::default().engine(), engine);
+    assert_eq!(ServerSections::default().engine(), engine);
+}
+
+#[test]
+fn the_known_keys_are_the_fields_of_server_sections() {
+    let keys = ServerSections::keys();
+    let defaults = serde_json::to_value(ServerSections::default()).unwrap();
+    let fields = defaults.as_object().unwrap();
+    for (field, value) in fields {
+        assert!(keys.contains(field), "{field}");
+        assert_eq!(
+            keys.sections().any(|s| s == field),
+            // A list of tables ([[influxdb]]) is a section too.
+            value.is_object() || field == "influxdb",
+            "{field}"
+        );
+    }
+    assert_eq!(
+        keys.sections().count() + keys.top_level().len(),
+        fields.len()
+    );
+}
+
+/// Sections types are read by their type alone: one with a section the server does not have
+/// decodes, lists, refuses and renders it with no code of its own. This is what adding a field to
+/// [`ServerSections`] gets.
+mod a_new_section_is_one_field {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::super::decode::{SectionKeys, decode};
+    use super::super::{DataDir, HttpConfig};
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    struct Sections {
+        /// Where the data goes.
+        data_dir: DataDir,
+        /// The HTTP API.
+        http: HttpConfig,
+        /// A section the server does not have.
+        extra: Extra,
+    }
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    struct Extra {
+        /// How many.
+        size: u32,
+        /// Whether it is on.
+        on: bool,
+    }
+
+    fn decoded(given: serde_json::Value) -> Result<Sections, String> {
+        let keys = SectionKeys::of::<Sections>();
+        decode(given.as_object().unwrap(), &keys).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn it_is_known_decoded_and_refused_by_its_type() {
+        let keys = SectionKeys::of::<Sections>();
+        assert_eq!(keys.sections().collect::<Vec<_>>(), ["extra", "http"]);
+        assert_eq!(keys.top_level(), ["data-dir"]);
+        let sections = decoded(json!({"extra": {"size": 3}})).unwrap();
+        assert_eq!(sections.extra, Extra { size: 3, on: false });
+        assert_eq!(sections.http, HttpConfig::default());
+        assert_eq!(
+            decoded(json!({"extra": {"sise": 3}})).unwrap_err(),
+            r#"[extra]: unknown key "sise", expected one of: on, size"#
+        );
+        assert_eq!(
+            decoded(json!({"extra": 5})).unwrap_err(),
+            "[extra] must be a table"
+        );
+        assert_eq!(
+            decoded(json!({"extra": {"size": "x"}})).unwrap_err(),
+            r#"[extra]: key "size": invalid type: string "x", expected u32"#
+        );
+    }
+
+    #[test]
+    fn it_is_rendered_with_its_comments() {
+        let mut out = String::new();
+        super::super::render::write_sections(&mut out, &Sections::default());
+        assert!(
+            out.contains(
+                "\n# A section the server does not have.\n[extra]\n# How many.\nsize = 0\n"
+            ),
+            "{out}"
+        );
+    }
+}
+
+const TWO_TARGETS: &str = "[[fixture-list]]\nname = \"a\"\npath = \"/tmp/a\"\ntoken = \"s3cr3t\"\n\n[[fixture-list]]\nname = \"b\"\npath = \"/tmp/b\"\n";
+
+#[test]
+fn a_list_section_loads_from_a_file_with_each_element_in_its_defaults() {
+    let config = load_text(TWO_TARGETS).unwrap();
+    let section = config.handler_section("fixture-list", &registry());
+    assert_eq!(
+        section,
+        serde_json::json!([
+            {"name": "a", "path": "/tmp/a", "token": "s3cr3t"},
+            {"name": "b", "path": "/tmp/b"},
+        ])
+    );
+    let err = load_text("[fixture-list]\nname = 3\n").unwrap_err();
+    assert!(
+        err.contains("[fixture-list]: element 1: key \"name\": invalid type"),
+        "{err}"
+    );
+    let err =
+        load_text("[[fixture-list]]\nname = \"a\"\n[[fixture-list]]\nname = \"a\"\n").unwrap_err();
+    assert!(err.contains("name \"a\" appears twice"), "{err}");
+    let err = load_text("fixture-list = 3\n").unwrap_err();
+    assert!(
+        err.contains("[fixture-list] must be a list of tables ([[fixture-list]])"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_element_of_a_list_section_is_set_from_the_environment_by_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("klaxon.toml");
+    std::fs::write(&path, TWO_TARGETS).unwrap();
+    let env = vec![(
+        "KLAXON_FIXTURE_LIST_1_PATH".to_owned(),
+        "/tmp/other".to_owned(),
+    )];
+    let config = Config::load(Some(&path), env, &registry()).unwrap();
+    assert_eq!(
+        config.handler_section("fixture-list", &registry())[1]["path"],
+        "/tmp/other"
+    );
+    for (name, expected) in [
+        (
+            "KLAXON_FIXTURE_LIST_2_PATH",
+            "names element 2 of [[fixture-list]], which has 2",
+        ),
+        (
+            "KLAXON_FIXTURE_LIST_0_PAHT",
+            "names no key of [[fixture-list]]; its variables are: KLAXON_FIXTURE_LIST_0_NAME, KLAXON_FIXTURE_LIST_0_PATH, KLAXON_FIXTURE_LIST_0_TOKEN",
+        ),
+    ] {
+        let env = vec![(name.to_owned(), "x".to_owned())];
+        let err = Config::load(Some(&path), env, &registry())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_printed_list_section_redacts_its_secrets_and_loads_back() {
+    let config = load_text(TWO_TARGETS).unwrap();
+    let text = render(&config, &registry());
+    assert!(
+        text.contains("[[fixture-list]]\n# The element's name.\nname = \"a\"\n"),
+        "{text}"
+    );
+
+    assert!(text.contains("name = \"a\"\n"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    let reloaded = load_text(&text).unwrap();
+    let section = reloaded.handler_section("fixture-list", &registry());
+    assert_eq!(section[0]["token"], render::REDACTED);
+    assert_eq!(section[1]["path"], "/tmp/b");
+}
+
+#[test]
+fn influxdb_clusters_are_a_list_section_with_kapacitors_defaults() {
+    let config = load_text(
+        "[[influxdb]]\nname = \"a\"\nurls = [\"http://127.0.0.1:8086\"]\n\
+         [influxdb.excluded-subscriptions]\n_internal = [\"monitor\"]\n\
+         [[influxdb]]\nname = \"b\"\ndefault = true\n",
+    )
+    .unwrap();
+    let clusters = &config.server.influxdb;
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[0].urls, ["http://127.0.0.1:8086"]);
+    assert_eq!(clusters[0].excluded_subscriptions["_internal"], ["monitor"]);
+    assert_eq!(clusters[1].urls, ["http://localhost:8086"]);
+    assert_eq!(clusters[1].subscription_protocol, "http");
+    assert_eq!(
+        load_text("[[influxdb]]\nname = \"a\"\nurl = \"x\"\n").unwrap_err(),
+        "config file FILE: [[influxdb]]: unknown key \"url\", expected one of: compression, default, disable-subscriptions, enabled, excluded-subscriptions, http-port, http-shared-secret, insecure-skip-verify, kapacitor-hostname, name, password, ssl-ca, ssl-cert, ssl-key, startup-timeout, subscription-mode, subscription-path, subscription-protocol, subscriptions, subscriptions-sync-interval, timeout, token, udp-bind, udp-buffer, udp-read-buffer, urls, username"
+    );
+    let err = load_text("[[influxdb]]\nname = \"a\"\n[[influxdb]]\nname = \"a\"\n").unwrap_err();
+    assert!(
+        err.contains("two [[influxdb]] sections have this name"),
+        "{err}"
+    );
+    let err = load_text("[[influxdb]]\nsubscription-protocol = \"udp\"\n").unwrap_err();
+    assert!(
+        err.contains("subscription-protocol \"udp\" is not available"),
+        "{err}"
+    );
 }

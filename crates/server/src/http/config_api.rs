@@ -1,16 +1,16 @@
 //! The config override API (reference 4.2): read the handler sections, change them live.
 //!
-//! Every registered handler kind is a section with one element (no list sections). `POST` with
-//! `{"set": {...}, "delete": [...]}` applies the change through the service's `update()` and
-//! then stores the overridden keys in klaxon.db, so they are applied again at every start. Keys
-//! a handler marks secret are redacted: their value is shown as whether it is set.
+//! Every registered handler kind is a section: a table section has one element, a list section
+//! (`[[httppost]]`) one per element, named by its element key. `POST` with
+//! `{"set": {...}, "delete": [...]}` (or, on a list section, `{"add": {...}}` and
+//! `{"remove": [...]}`) hands the change to [`crate::config::overrides`], which applies it to the
+//! running service and stores it in klaxon.db, so it is applied again at every start. Keys a
+//! handler marks secret are redacted: their value is shown as whether it is set.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use klaxon_core::Registry;
-use klaxon_engine::{Services, Store};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -18,6 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::handlers::sorted;
 use super::respond::{link, pretty};
+use crate::config::overrides::{self, Change};
 
 const BASE: &str = "/kapacitor/v1/config";
 
@@ -29,14 +30,7 @@ pub fn redact(options: &Value, secrets: &[&str]) -> (Value, Value) {
     if let Value::Object(map) = &mut options {
         for key in secrets {
             if let Some(value) = map.get_mut(*key) {
-                let set = match value {
-                    Value::Null => false,
-                    Value::String(s) => !s.is_empty(),
-                    Value::Array(a) => !a.is_empty(),
-                    Value::Object(o) => !o.is_empty(),
-                    _ => true,
-                };
-                *value = Value::Bool(set);
+                *value = Value::Bool(is_set(value));
                 redacted.push(Value::String((*key).to_owned()));
             }
         }
@@ -49,21 +43,49 @@ pub fn redact(options: &Value, secrets: &[&str]) -> (Value, Value) {
     (options, redacted)
 }
 
-fn element_json(state: &AppState, kind: &str) -> Option<Value> {
-    let service = state.services.get(kind)?;
-    let secrets = state.registry.get(kind).map(|r| r.secrets()).unwrap_or(&[]);
-    let (options, redacted) = redact(&service.config(), secrets);
-    Some(json!({
-        "link": link("self", &format!("{BASE}/{kind}/")),
-        "options": options,
-        "redacted": redacted,
-    }))
+/// The elements of section `name`: one for a table section (its link ending in `/`), one per
+/// element of a list section (its link ending in the element's name).
+/// Whether a secret holds anything: Go's "not the zero value", so a basic-auth table with an empty
+/// user name and password is not set.
+fn is_set(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => o.values().any(is_set),
+    }
 }
 
-fn section_json(state: &AppState, kind: &str) -> Option<Value> {
+fn elements_json(state: &AppState, name: &str) -> Option<Vec<Value>> {
+    let service = state.services.by_section(name)?;
+    let registration = state.registry.by_section(name)?;
+    let secrets = registration.secrets();
+    let config = service.config();
+    let element = |options: &Value, suffix: &str| {
+        let (mut options, redacted) = redact(options, secrets);
+        // Credentials inside URLs, which no handler marks secret, are kept from read users.
+        crate::redact::json_urls(&mut options);
+        json!({
+            "link": link("self", &format!("{BASE}/{name}/{suffix}")),
+            "options": options,
+            "redacted": redacted,
+        })
+    };
+    Some(match (registration.element_key(), &config) {
+        (Some(key), Value::Array(list)) => list
+            .iter()
+            .map(|e| element(e, e.get(key).and_then(Value::as_str).unwrap_or_default()))
+            .collect(),
+        _ => vec![element(&config, "")],
+    })
+}
+
+fn section_json(state: &AppState, name: &str) -> Option<Value> {
     Some(json!({
-        "link": link("self", &format!("{BASE}/{kind}")),
-        "elements": [element_json(state, kind)?],
+        "link": link("self", &format!("{BASE}/{name}")),
+        "elements": elements_json(state, name)?,
     }))
 }
 
@@ -86,9 +108,9 @@ fn unknown_section(section: &str) -> ApiError {
 pub async fn all(State(state): State<AppState>) -> Result<Response, ApiError> {
     check_enabled(&state)?;
     let mut sections = Map::new();
-    for kind in state.services.kinds() {
-        if let Some(section) = section_json(&state, kind) {
-            sections.insert(kind.to_owned(), section);
+    for name in state.registry.sections() {
+        if let Some(section) = section_json(&state, name) {
+            sections.insert(name.to_owned(), section);
         }
     }
     Ok(pretty(
@@ -107,19 +129,22 @@ pub async fn section(
     Ok(pretty(StatusCode::OK, &body))
 }
 
-/// `GET /config/{section}/` (and `/config/{section}/{element}`, which has no elements here).
+/// `GET /config/{section}/` (a table section's element) and `/config/{section}/{element}` (an
+/// element of a list section).
 pub async fn element(
     State(state): State<AppState>,
     Path(path): Path<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     check_enabled(&state)?;
     let (section, element) = section_and_element(&path);
-    let body = element_json(&state, &section).ok_or_else(|| unknown_section(&section))?;
-    if !element.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "unknown element {element:?} of section {section}: it is not a list section; use {BASE}/{section}/"
-        )));
-    }
+    let elements = elements_json(&state, &section).ok_or_else(|| unknown_section(&section))?;
+    let wanted = format!("{BASE}/{section}/{element}");
+    let body = elements
+        .into_iter()
+        .find(|e| e["link"]["href"] == wanted.as_str())
+        .ok_or_else(|| {
+            ApiError::not_found(format!("unknown element {element:?} of section {section}"))
+        })?;
     Ok(pretty(StatusCode::OK, &body))
 }
 
@@ -153,7 +178,7 @@ pub async fn post_without_element(
     Path(section): Path<String>,
 ) -> Result<Response, ApiError> {
     check_enabled(&state)?;
-    if state.services.get(&section).is_none() {
+    if state.services.by_section(&section).is_none() {
         return Err(unknown_section(&section));
     }
     Err(ApiError::bad_request(
@@ -169,99 +194,59 @@ pub async fn post(
 ) -> Result<Response, ApiError> {
     check_enabled(&state)?;
     let (section, element) = section_and_element(&path);
-    if state.services.get(&section).is_none() {
+    if state.services.by_section(&section).is_none() {
         return Err(unknown_section(&section));
-    }
-    if !element.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "failed to apply update: section {section} is not a list section; post to {BASE}/{section}/"
-        )));
     }
     let update: Update = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("failed to decode JSON: {e}")))?;
-    if !update.add.is_empty() || !update.remove.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "failed to apply update: section {section} is not a list section, so add and remove do not apply"
-        )));
+    let keys = !update.set.is_empty() || !update.delete.is_empty();
+    let list = !update.add.is_empty() || !update.remove.is_empty();
+    if keys && list {
+        return Err(ApiError::bad_request(
+            "failed to apply update: set/delete and add/remove cannot be combined",
+        ));
     }
-    apply(
+    check_timeouts(&section, &update.set)?;
+    check_timeouts(&section, &update.add)?;
+    let change = if !update.add.is_empty() {
+        Change::Add(&update.add)
+    } else if !update.remove.is_empty() {
+        Change::Remove(&update.remove)
+    } else {
+        Change::Keys {
+            element: (!element.is_empty()).then_some(element.as_str()),
+            set: &update.set,
+            delete: &update.delete,
+        }
+    };
+    overrides::apply(
         &state.services,
         &state.registry,
         state.alerts.store(),
         &section,
-        &update.set,
-        &update.delete,
-    )
-    .map_err(|e| ApiError::bad_request(format!("failed to apply update: {e}")))?;
+        change,
+    )?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Applies `set` and `delete` (back to the default) to section `kind` of the running service,
-/// then stores the resulting override.
-pub fn apply(
-    services: &Services,
-    registry: &Registry,
-    store: &Store,
-    kind: &str,
-    set: &Map<String, Value>,
-    delete: &[String],
-) -> Result<(), String> {
-    let service = services
-        .get(kind)
-        .ok_or_else(|| format!("unknown section {kind}"))?;
-    let defaults = registry
-        .get(kind)
-        .map(|r| r.default_config())
-        .unwrap_or(Value::Null);
-    let mut stored = store
-        .overrides()
-        .map_err(|e| e.to_string())?
-        .remove(kind)
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    let mut config = service.config();
-    let Value::Object(current) = &mut config else {
-        return Err(format!("section {kind} is not a table"));
-    };
-    for key in delete {
-        let default = defaults
-            .get(key)
-            .cloned()
-            .ok_or_else(|| format!("unknown key {key:?} in section {kind}"))?;
-        current.insert(key.clone(), default);
-        stored.remove(key);
-    }
-    for (key, value) in set {
-        current.insert(key.clone(), value.clone());
-        stored.insert(key.clone(), value.clone());
-    }
-    service.update(&config).map_err(|e| e.to_string())?;
-    store
-        .set_override(kind, &Value::Object(stored))
-        .map_err(|e| e.to_string())?;
-    tracing::info!(section = kind, "configuration override applied");
-    Ok(())
-}
+/// The shortest timeout the config API sets: `[exec] timeout = "1ns"` would make every
+/// delivery fail at once, and a handler that always times out is an outage made with one request.
+const MIN_TIMEOUT: klaxon_core::GoDuration = klaxon_core::GoDuration::from_nanos(1_000_000);
 
-/// Applies the stored overrides to the services at startup. A stored override that no longer
-/// applies (a key was removed from the handler) is logged and skipped.
-pub fn apply_stored(services: &Services, store: &Store) -> Result<(), klaxon_engine::StoreError> {
-    for (kind, keys) in store.overrides()? {
-        let Some(service) = services.get(&kind) else {
-            tracing::warn!(section = %kind, "stored config override names no handler kind of this server; ignored");
+/// Refuses a key named like a timeout whose duration is above zero but below [`MIN_TIMEOUT`].
+fn check_timeouts(section: &str, set: &Map<String, Value>) -> Result<(), ApiError> {
+    for (key, value) in set {
+        let Some(text) = value.as_str().filter(|_| key.contains("timeout")) else {
             continue;
         };
-        let mut config = service.config();
-        if let (Value::Object(current), Value::Object(keys)) = (&mut config, &keys) {
-            for (k, v) in keys {
-                current.insert(k.clone(), v.clone());
-            }
-        }
-        match service.update(&config) {
-            Ok(()) => tracing::info!(section = %kind, "stored config override applied"),
-            Err(e) => {
-                tracing::error!(section = %kind, error = %e, "stored config override cannot be applied; fix it with POST /kapacitor/v1/config")
-            }
+        let Ok(duration) = text.parse::<klaxon_core::GoDuration>() else {
+            continue;
+        };
+        if duration > klaxon_core::GoDuration::ZERO && duration < MIN_TIMEOUT {
+            return Err(ApiError::bad_request(format!(
+                "failed to apply update: [{section}] {key} is {duration}; a timeout must be at \
+                 least {MIN_TIMEOUT}"
+            )));
         }
     }
     Ok(())

@@ -1,9 +1,10 @@
 //! `GET /kapacitor/v1/debug/vars`: Kapacitor's statistics document, as Telegraf's `kapacitor`
 //! input and Kapacitor's dashboards read it: `num_tasks`, `num_enabled_tasks`, `version`,
 //! `host`, and the `kapacitor` map of `{name, tags, values}` objects ("ingress" points per
-//! database, "nodes" alert counts per task). Klaxon adds delivery counters per handler
-//! ("handlers") and a `klaxon` object with the exposure facts an operator should see
-//! (whether the API is reachable from the network without authentication).
+//! database, retention policy and measurement, "nodes" alert counts per task). Klaxon adds
+//! points received and rejected per database ("ingress_dbrp"), delivery counters per handler
+//! ("handlers") and a `klaxon` object with the exposure facts an operator should see (whether
+//! the API is reachable from the network without authentication).
 //!
 //! Go's runtime `memstats` has no Rust counterpart and is left out; Telegraf skips it when
 //! absent.
@@ -23,6 +24,8 @@ pub struct ServerFacts {
     pub started: Timestamp,
     /// This host's name.
     pub host: String,
+    /// The cluster and server IDs kept in `klaxon.db` (templates' `.ServerInfo`).
+    pub ids: klaxon_engine::ServerIds,
     /// The command line.
     pub cmdline: Vec<String>,
     /// The address the API listens on.
@@ -51,9 +54,24 @@ pub async fn debug_vars(State(state): State<AppState>) -> Response {
         stats.insert(
             format!("ingress:{db}.{rp}"),
             json!({
-                "name": "ingress",
-                "tags": {"database": db, "retention_policy": rp, "task_master": "main", "host": host},
+                "name": "ingress_dbrp",
+                "tags": {"database": db, "retention_policy": rp, "host": host},
                 "values": {"points_received": counts.received, "points_rejected": counts.rejected},
+            }),
+        );
+    }
+    // Kapacitor's own statistics, which `kapacitor stats ingress` reads: points by database,
+    // retention policy and measurement.
+    for ((db, rp, measurement), points) in state.ingress.by_measurement() {
+        stats.insert(
+            format!("ingress:{db}.{rp}.{measurement}"),
+            json!({
+                "name": "ingress",
+                "tags": {
+                    "database": db, "retention_policy": rp, "measurement": measurement,
+                    "task_master": "main", "host": host,
+                },
+                "values": {"points_received": points},
             }),
         );
     }
@@ -64,7 +82,7 @@ pub async fn debug_vars(State(state): State<AppState>) -> Response {
             format!("nodes:{}", task.id),
             json!({
                 "name": "nodes",
-                "tags": {"task": task.id, "kind": "alert", "type": "stream", "host": host},
+                "tags": {"task": task.id, "kind": "alert", "type": task.kind, "host": host},
                 "values": {
                     "alerts_triggered": ok + info + warn + crit,
                     "oks_triggered": ok,
@@ -95,13 +113,16 @@ pub async fn debug_vars(State(state): State<AppState>) -> Response {
     }
     let uptime = Timestamp::now().as_nanos() - facts.started.as_nanos();
     let body = json!({
+        "cluster_id": facts.ids.cluster_id,
         "cmdline": facts.cmdline,
         "host": host,
         "kapacitor": Value::Object(stats),
         "num_enabled_tasks": tasks.iter().filter(|t| t.executing).count(),
-        "num_subscriptions": 0,
+        "num_subscriptions": state.subscriptions.total(),
         "num_tasks": tasks.len(),
+        "platform": "Klaxon",
         "product": "klaxon",
+        "server_id": facts.ids.server_id,
         "uptime": uptime / 1_000_000_000,
         "version": env!("CARGO_PKG_VERSION"),
         "klaxon": {
@@ -127,6 +148,7 @@ mod tests {
         let facts = |bind_address: &str, auth_enabled| ServerFacts {
             started: Timestamp::now(),
             host: "h".into(),
+            ids: klaxon_engine::ServerIds::default(),
             cmdline: Vec::new(),
             bind_address: bind_address.into(),
             auth_enabled,

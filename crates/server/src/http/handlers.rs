@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use klaxon_engine::{EngineError, HandlerSpec};
+use klaxon_engine::HandlerSpec;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
@@ -47,23 +47,13 @@ fn handler_json(base: &str, spec: &HandlerSpec) -> Value {
     body
 }
 
-/// Maps an engine error to Kapacitor's status and message for a create or update.
-fn spec_error(action: &str, err: EngineError) -> ApiError {
-    match err {
-        EngineError::InvalidSpec(m) => ApiError::bad_request(format!("invalid handler spec: {m}")),
-        EngineError::UnknownHandler(_) => ApiError::not_found(err.to_string()),
-        EngineError::Limit(_) => ApiError::bad_request(err.to_string()),
-        other => ApiError::internal(format!("failed to {action} handler: {other}")),
-    }
-}
-
 /// Refuses a handler request body over `[limits] max-handler-spec-size` before it is decoded.
 fn check_body_size(state: &AppState, body: &Bytes) -> Result<(), ApiError> {
     state
         .alerts
         .limits()
         .check_spec_size(body.len())
-        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        .map_err(ApiError::from)
 }
 
 /// `GET /alerts/topics/{topic}/handlers?pattern=`: 200 with `[]` for an unknown topic.
@@ -114,7 +104,7 @@ pub async fn create(
     let spec = state
         .alerts
         .define(spec)
-        .map_err(|e| spec_error("create", e))?;
+        .map_err(|e| ApiError::from(e).context("failed to create handler"))?;
     Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
 }
 
@@ -135,7 +125,7 @@ pub async fn replace(
     let spec = state
         .alerts
         .replace(&topic, &id, spec)
-        .map_err(|e| spec_error("update", e))?;
+        .map_err(|e| ApiError::from(e).context("failed to update handler"))?;
     Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
 }
 
@@ -156,7 +146,7 @@ pub async fn patch(
     let spec = state
         .alerts
         .replace(&topic, &id, spec)
-        .map_err(|e| spec_error("update", e))?;
+        .map_err(|e| ApiError::from(e).context("failed to update handler"))?;
     Ok(pretty(StatusCode::OK, &handler_json(base(&uri), &spec)))
 }
 
@@ -174,11 +164,7 @@ fn apply_patch(
     // Only `copy` can grow the document faster than the patch's own size (each one may double
     // it: 30 of them in a 1.5 KB body would ask for 2^30 times the spec), so the size is
     // tracked as an upper bound and each copied value is measured before it is copied.
-    let too_large = |size| {
-        limits
-            .check_spec_size(size)
-            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
-    };
+    let too_large = |size| limits.check_spec_size(size).map_err(ApiError::from);
     let mut size = json_size(&doc, usize::MAX);
     for operation in &patch.0 {
         if let json_patch::PatchOperation::Copy(copy) = operation {
@@ -233,7 +219,7 @@ pub async fn delete(
     state
         .alerts
         .delete(&topic, &id)
-        .map_err(|e| ApiError::internal(format!("failed to delete handler: {e}")))?;
+        .map_err(|e| ApiError::from(e).context("failed to delete handler"))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -10,6 +10,7 @@
 //! project's `prometheus-client` crate.
 
 use std::fmt;
+use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -140,6 +141,45 @@ impl Collector for Scrape {
             ingress.iter().map(|(k, c)| (dbrp(k), c.rejected)),
         )?;
 
+        counters(
+            &mut encoder,
+            "klaxon_auth_failures",
+            "Requests refused by authentication: missing, wrong or malformed credentials, too \
+             little permission, a client over [http] max-auth-failures (throttled), or too many \
+             checks at once (busy).",
+            state
+                .auth
+                .snapshot()
+                .into_iter()
+                .map(|(reason, n)| ([("reason", reason.as_str())], n)),
+        )?;
+        let c = &state.connections;
+        gauges(
+            &mut encoder,
+            "klaxon_http_connections",
+            "HTTP connections open now.",
+            [(
+                [("listener", "api")],
+                i64::try_from(c.open.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+            )],
+        )?;
+        counters(
+            &mut encoder,
+            "klaxon_http_connections_closed",
+            "Connections the server closed: a head slower than [http] header-timeout, idle past \
+             idle-timeout, a body slower than body-timeout, closed to make room at \
+             max-connections (evicted), refused at max-connections, or a failed TLS handshake.",
+            [
+                ("header_timeout", &c.header_timeouts),
+                ("idle_timeout", &c.idle_timeouts),
+                ("body_timeout", &c.body_timeouts),
+                ("evicted", &c.evicted),
+                ("refused", &c.refused),
+                ("tls_handshake", &c.tls_failures),
+            ]
+            .map(|(reason, n)| ([("reason", reason)], n.load(Ordering::Relaxed))),
+        )?;
+
         let tasks = state.tasks.stats();
         gauges(
             &mut encoder,
@@ -163,6 +203,14 @@ impl Collector for Scrape {
         )?;
         counters(
             &mut encoder,
+            "klaxon_task_series_dropped",
+            "Points of a series new to a node of the task that already held [limits] max-series series, dropped there.",
+            tasks
+                .iter()
+                .map(|t| ([("task", t.id.as_str())], t.series_dropped)),
+        )?;
+        counters(
+            &mut encoder,
             "klaxon_alerts",
             "Alert events emitted by the task's alert nodes, per level.",
             tasks.iter().flat_map(|t| {
@@ -181,7 +229,7 @@ impl Collector for Scrape {
                 ("kind", s.kind.clone()),
             ]
         };
-        let outcomes: [(&str, &str, Outcome); 5] = [
+        let outcomes: [(&str, &str, Outcome); 6] = [
             (
                 "klaxon_events_delivered",
                 "Events the handler accepted.",
@@ -207,6 +255,12 @@ impl Collector for Scrape {
                 "Retries after failed attempts.",
                 |s| s.retried,
             ),
+            (
+                "klaxon_events_redelivered",
+                "Events delivered again after a restart: the last run left them in the outbox, \
+                 maybe after delivering them (receivers drop duplicates by Idempotency-Key).",
+                |s| s.redelivered,
+            ),
         ];
         for (name, help, value) in outcomes {
             counters(
@@ -226,6 +280,29 @@ impl Collector for Scrape {
                     i64::try_from(q.depth).unwrap_or(i64::MAX),
                 )
             }),
+        )?;
+        outbox(&mut encoder, state.alerts.outbox_stats())?;
+        gauges(
+            &mut encoder,
+            "klaxon_silences",
+            "Silences by state: active (silencing now), pending (not started), expired (kept \
+             until [alert] silence-retention has passed).",
+            state.alerts.silence_counts().into_iter().map(|(s, n)| {
+                (
+                    [("state", s.as_str())],
+                    i64::try_from(n).unwrap_or(i64::MAX),
+                )
+            }),
+        )?;
+        counters(
+            &mut encoder,
+            "klaxon_events_silenced",
+            "Events a silence kept from every handler of the topic.",
+            state
+                .alerts
+                .silenced_events()
+                .into_iter()
+                .map(|(topic, n)| ([("topic", topic)], n)),
         )?;
         let latencies = state.alerts.stats().latencies();
         let mut family = encoder.encode_descriptor(
@@ -251,6 +328,54 @@ fn counters<L: EncodeLabelSet>(
     for (labels, value) in rows {
         ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
     }
+    Ok(())
+}
+
+/// The outbox of durable delivery (`[alert] durable-delivery`): what it holds, its bound, how
+/// long its oldest event has waited, and what the last run left in it.
+fn outbox(encoder: &mut DescriptorEncoder<'_>, stats: klaxon_engine::OutboxStats) -> fmt::Result {
+    if !stats.enabled {
+        return Ok(());
+    }
+    let none: [(&str, &str); 0] = [];
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    for (name, help, value) in [
+        (
+            "klaxon_outbox_entries",
+            "Events waiting in the outbox for delivery, one per (event, handler).",
+            stats.entries,
+        ),
+        (
+            "klaxon_outbox_bytes",
+            "Bytes of the events waiting in the outbox.",
+            stats.bytes,
+        ),
+        (
+            "klaxon_outbox_max_bytes",
+            "[alert] outbox-max-bytes: past it, [alert] queue-full decides.",
+            stats.max_bytes,
+        ),
+        (
+            "klaxon_outbox_recovered_entries",
+            "Entries the last run left in the outbox, found at start and delivered again.",
+            stats.recovered,
+        ),
+        (
+            "klaxon_outbox_unreadable_entries",
+            "Outbox entries that did not decode at start and were removed (logged).",
+            stats.unreadable,
+        ),
+    ] {
+        gauges(encoder, name, help, [(none, count(value))])?;
+    }
+    let mut family = encoder.encode_descriptor(
+        "klaxon_outbox_oldest_age_seconds",
+        "How long the oldest event in the outbox has waited (0 when it is empty).",
+        None,
+        MetricType::Gauge,
+    )?;
+    let age = stats.oldest_age.map_or(0.0, |d| d.as_secs_f64());
+    ConstGauge::new(age).encode(family.encode_family(&none)?)?;
     Ok(())
 }
 

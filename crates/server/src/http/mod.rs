@@ -1,16 +1,29 @@
 //! The HTTP API (Kapacitor's routes under `/kapacitor/v1`), on axum.
 
 pub mod auth;
+mod backup;
 pub mod config_api;
+mod console;
+pub mod cross_site;
 pub mod debug_vars;
+mod diagnostics;
 mod error;
 mod handlers;
+mod history;
 pub mod ingress;
+mod listing;
 mod metrics;
 mod ping;
+mod recordings;
 pub mod respond;
+pub mod serve;
 mod service_tests;
+mod silences;
+mod stream_list;
+mod task_graph;
 mod tasks;
+mod templates;
+pub mod tls_listener;
 mod topics;
 pub mod write;
 pub mod write_gate;
@@ -41,6 +54,8 @@ pub struct AppState {
     pub alerts: AlertService,
     /// Stream tasks.
     pub tasks: klaxon_engine::tasks::TaskManager,
+    /// Recordings and replays.
+    pub recordings: klaxon_engine::recordings::Recordings,
     /// `[http] max-body-size`, for writes.
     pub max_body_size: usize,
     /// Whether the testing route that posts raw events into a topic is on.
@@ -53,8 +68,14 @@ pub struct AppState {
     pub gate: Arc<write_gate::WriteGate>,
     /// Points received and rejected per database.
     pub ingress: Arc<ingress::Ingress>,
+    /// Requests refused by authentication, by reason.
+    pub auth: Arc<auth::AuthStats>,
+    /// Connections open and closed by the server's bounds.
+    pub connections: Arc<serve::ConnectionStats>,
     /// What `/debug/vars` reports about the process.
     pub facts: Arc<debug_vars::ServerFacts>,
+    /// Klaxon's subscriptions on its `[[influxdb]]` clusters: `num_subscriptions`.
+    pub subscriptions: klaxon_influxdb::SubscriptionCount,
 }
 
 /// The whole API.
@@ -62,6 +83,9 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/ping", get(ping::ping).head(ping::ping))
         .route("/debug/vars", get(debug_vars::debug_vars))
+        .route("/loglevel", post(diagnostics::set_level))
+        .route("/logs", get(diagnostics::logs))
+        .route("/storage/backup", get(backup::backup))
         .route("/write", post(write::write))
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route(
@@ -69,6 +93,31 @@ pub fn router(state: AppState) -> Router {
             get(tasks::get).patch(tasks::patch).delete(tasks::delete),
         )
         .route("/tasks/{id}/{name}", get(tasks::http_out))
+        .route("/recordings", get(recordings::list_recordings))
+        .route("/recordings/stream", post(recordings::record_stream))
+        .route("/recordings/batch", post(recordings::record_batch))
+        .route("/recordings/query", post(recordings::record_query))
+        .route(
+            "/recordings/{id}",
+            get(recordings::get_recording).delete(recordings::delete_recording),
+        )
+        .route(
+            "/replays",
+            get(recordings::list_replays).post(recordings::replay),
+        )
+        .route("/replays/batch", post(recordings::replay_batch))
+        .route("/replays/query", post(recordings::replay_query))
+        .route(
+            "/replays/{id}",
+            get(recordings::get_replay).delete(recordings::delete_replay),
+        )
+        .route("/templates", get(templates::list).post(templates::create))
+        .route(
+            "/templates/{id}",
+            get(templates::get)
+                .patch(templates::patch)
+                .delete(templates::delete),
+        )
         .route("/service-tests", get(service_tests::list))
         .route("/service-tests/", get(service_tests::missing_name))
         .route(
@@ -97,6 +146,12 @@ pub fn router(state: AppState) -> Router {
             "/alerts/topics/{topic}/events",
             get(topics::events).post(topics::post_event),
         )
+        .route("/alerts/topics/{topic}/history", get(history::history))
+        .route("/silences", get(silences::list).post(silences::create))
+        .route(
+            "/silences/{id}",
+            get(silences::get).delete(silences::expire),
+        )
         .route("/alerts/topics/{topic}/events/{*event}", get(topics::event))
         .route(
             "/alerts/topics/{topic}/handlers",
@@ -115,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         // InfluxDB subscriptions and Telegraf write to /write, as to InfluxDB itself.
         .route("/write", post(write::write))
         .route("/metrics", get(metrics::metrics))
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(version_headers))

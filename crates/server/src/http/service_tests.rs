@@ -40,11 +40,16 @@ pub async fn list(
         .unwrap_or("*");
     let pattern =
         Pattern::new(pattern).map_err(|e| ApiError::bad_request(format!("bad pattern: {e}")))?;
-    let services: Vec<Value> = state
+    // Sorted by service name, which is the section: `httppost` for the kind `post`.
+    let mut matching: Vec<_> = state
         .services
         .iter()
-        .filter(|s| pattern.matches(s.kind()))
-        .map(|s| service_json(s.kind(), s.test_options()))
+        .filter(|s| pattern.matches(s.section()))
+        .collect();
+    matching.sort_by_key(|s| s.section());
+    let services: Vec<Value> = matching
+        .into_iter()
+        .map(|s| service_json(s.section(), s.test_options()))
         .collect();
     // Kapacitor writes `null` rather than `[]` when nothing matches.
     let services = if services.is_empty() {
@@ -65,7 +70,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let service = state
         .services
-        .get(&name)
+        .by_section(&name)
         .ok_or_else(|| not_found(&state, &name))?;
     Ok(compact_line(
         StatusCode::OK,
@@ -82,7 +87,7 @@ pub async fn run(
 ) -> Result<Response, ApiError> {
     let service = state
         .services
-        .get(&name)
+        .by_section(&name)
         .ok_or_else(|| not_found(&state, &name))?;
     let options: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
@@ -99,7 +104,8 @@ pub async fn run(
         }
         Err(TestError::Failed(e)) => {
             tracing::info!(service = %name, error = %e, "service test failed");
-            json!({"success": false, "message": e.to_string()})
+            // A service's error may quote its URL, credentials included.
+            json!({"success": false, "message": crate::redact::url_credentials(&e.to_string())})
         }
     };
     Ok(compact_line(StatusCode::OK, &result))
@@ -112,7 +118,13 @@ pub async fn missing_name() -> ApiError {
 
 /// 404, saying why when the kind is linked but disabled.
 fn not_found(state: &AppState, name: &str) -> ApiError {
-    match state.services.disabled(name) {
+    // The service test is named by the section (`httppost`), the disabled kind by its kind.
+    let kind = state
+        .registry
+        .disabled_registrations()
+        .find(|r| r.section() == name)
+        .map_or(name, |r| r.kind());
+    match state.services.disabled(kind) {
         Some(disabled) => ApiError::not_found(format!("service {name:?} not found: {disabled}")),
         None => ApiError::not_found(format!("service {name:?} not found")),
     }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::respond::{link, pretty};
+use super::stream_list::{Page, pretty_list};
 use crate::pattern::Pattern;
 
 const BASE: &str = "/kapacitor/v1/tasks";
@@ -50,55 +51,52 @@ fn decode(body: &Bytes) -> Result<TaskBody, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid task JSON: {e}")))
 }
 
-fn task_error(err: TaskError) -> ApiError {
-    match err {
-        TaskError::Invalid(_) | TaskError::BadRequest(_) | TaskError::Limit(_) => {
-            ApiError::bad_request(err.to_string())
-        }
-        TaskError::NotFound(_) => ApiError::not_found(err.to_string()),
-        TaskError::Store(_) => ApiError::internal(err.to_string()),
-    }
-}
-
 fn check_body(body: &TaskBody) -> Result<(), ApiError> {
     if let Some(kind) = body.kind.as_deref()
         && kind != "stream"
+        && kind != "batch"
     {
         return Err(ApiError::bad_request(format!(
-            "task type {kind:?} is not supported; only stream tasks are"
+            "invalid task type: {kind:?}; use stream or batch"
         )));
     }
-    if body.template_id.as_deref().is_some_and(|t| !t.is_empty()) {
-        return Err(ApiError::bad_request("template tasks are not supported"));
-    }
-    if body
-        .vars
-        .as_ref()
-        .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
-    {
-        return Err(ApiError::bad_request(
-            "task vars are not supported; write the values into the script",
-        ));
+    if let (Some(kind), Some(script)) = (body.kind.as_deref(), body.script.as_deref()) {
+        check_type(kind, script_type(script))?;
     }
     Ok(())
 }
 
-/// The DOT graph of a script: its nodes and edges.
-fn dot(id: &str, script: &str) -> String {
-    let mut out = format!("digraph {id} {{\n");
-    if let Ok(program) = klaxon_tick::compile_script(script) {
-        for node in &program.nodes {
-            if let Some(parent) = node.parent {
-                out.push_str(&format!(
-                    "{} -> {};\n",
-                    program.nodes[parent].id(),
-                    node.id()
-                ));
-            }
-        }
+/// Refuses a task type other than the script's: a script that starts with `batch` is a batch
+/// task. (Kapacitor takes the script's type and ignores the one given.)
+pub(super) fn check_type(kind: &str, script: Option<&'static str>) -> Result<(), ApiError> {
+    match script {
+        Some(script) if script != kind => Err(ApiError::bad_request(format!(
+            "task type {kind} does not match the script, which starts with {script}; give type {script} or write a {kind} script"
+        ))),
+        _ => Ok(()),
     }
-    out.push('}');
-    out
+}
+
+/// The type of task `script` defines: the source (`stream` or `batch`) its first pipeline
+/// starts from; `None` when it does not parse (the define then says why).
+pub(super) fn script_type(script: &str) -> Option<&'static str> {
+    use klaxon_tick::{Statement, VarValue};
+    let script = klaxon_tick::parse(script).ok()?;
+    script.statements.iter().find_map(|statement| {
+        let chain = match statement {
+            Statement::Pipeline(chain) => chain,
+            Statement::Var(decl) => match &decl.value {
+                VarValue::Chain(chain) => chain,
+                _ => return None,
+            },
+            Statement::Dbrp(_) => return None,
+        };
+        match chain.head.as_str() {
+            "stream" => Some("stream"),
+            "batch" => Some("batch"),
+            _ => None,
+        }
+    })
 }
 
 fn time(t: Option<Timestamp>) -> String {
@@ -112,15 +110,15 @@ pub fn task_json(info: &TaskInfo) -> Value {
         "link": link("self", &format!("{BASE}/{}", r.id)),
         "id": r.id,
         "template-id": "",
-        "type": "stream",
+        "type": info.task_type(),
         "dbrps": info.dbrps,
         "script": r.script,
         "vars": {},
-        "dot": dot(&r.id, &r.script),
+        "dot": super::task_graph::dot(info),
         "status": r.status,
         "executing": info.executing,
         "error": info.error,
-        "stats": {"task-stats": {"point-errors": info.point_errors}},
+        "stats": super::task_graph::stats(info),
         "created": time(Some(r.created)),
         "modified": time(Some(r.modified)),
         "last-enabled": time(r.last_enabled),
@@ -135,23 +133,44 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Respon
     if id.is_empty() {
         return Err(ApiError::bad_request("task ID is required"));
     }
+    let template_id = body.template_id.clone().unwrap_or_default();
     let script = body.script.clone().unwrap_or_default();
-    if script.trim().is_empty() {
+    if template_id.is_empty() && script.trim().is_empty() {
         return Err(ApiError::bad_request("task script is required"));
     }
+    let vars = super::templates::decode_vars(body.vars.as_ref())?.unwrap_or_default();
     let info = state
         .tasks
-        .define(
+        .define_with_vars(
             &id,
-            &script,
+            Some(&script),
+            &template_id,
+            vars,
             body.dbrps.unwrap_or_default(),
             body.status.unwrap_or_default(),
         )
-        .map_err(task_error)?;
-    Ok(pretty(StatusCode::OK, &task_json(&info)))
+        .map_err(super::templates::task_from_template_error)?;
+    Ok(pretty(
+        StatusCode::OK,
+        &super::templates::with_template(&state, task_json(&info)),
+    ))
 }
 
-/// `GET /kapacitor/v1/tasks`.
+/// Tasks read from the manager at once while the list is written: scripts are up to
+/// `[limits] max-script-size` each.
+const TASKS_PAGE: usize = 10;
+
+/// Where the next page of the task list starts: after a task ID, with tasks still to skip (the
+/// query's `offset`) and to write (its `limit`).
+#[derive(Debug)]
+struct TasksCursor {
+    after: Option<String>,
+    skip: usize,
+    left: usize,
+}
+
+/// `GET /kapacitor/v1/tasks?pattern=&offset=&limit=` (limit 100 by default, as Kapacitor):
+/// written a few tasks at a time, each page read and rendered off the async workers.
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -163,15 +182,34 @@ pub async fn list(
         .unwrap_or("*");
     let pattern = Pattern::new(pattern)
         .map_err(|e| ApiError::bad_request(format!("invalid pattern: {e}")))?;
-    let tasks: Vec<Value> = state
-        .tasks
-        .list(|id| pattern.matches(id))
-        .iter()
-        .skip(query.offset.unwrap_or(0))
-        .take(query.limit.filter(|l| *l > 0).unwrap_or(100))
-        .map(task_json)
-        .collect();
-    Ok(pretty(StatusCode::OK, &json!({ "tasks": tasks })))
+    let start = TasksCursor {
+        after: None,
+        skip: query.offset.unwrap_or(0),
+        left: query.limit.filter(|l| *l > 0).unwrap_or(100),
+    };
+    let fetch = move |cursor: TasksCursor| {
+        let want = cursor.left.min(TASKS_PAGE);
+        let infos = state.tasks.list_page(
+            |id| pattern.matches(id),
+            cursor.after.as_deref(),
+            cursor.skip,
+            want,
+        );
+        let left = cursor.left - infos.len();
+        let next = (infos.len() == want && left > 0).then(|| TasksCursor {
+            after: infos.last().map(|info| info.record.id.clone()),
+            skip: 0,
+            left,
+        });
+        Page {
+            items: infos
+                .iter()
+                .map(|info| super::templates::with_template(&state, task_json(info)))
+                .collect(),
+            next,
+        }
+    };
+    Ok(pretty_list(json!({ "tasks": [] }), "tasks", start, fetch))
 }
 
 /// `GET /kapacitor/v1/tasks/<id>`.
@@ -182,8 +220,11 @@ pub async fn get(
     let info = state
         .tasks
         .get(&id)
-        .ok_or_else(|| task_error(TaskError::NotFound(id.clone())))?;
-    Ok(pretty(StatusCode::OK, &task_json(&info)))
+        .ok_or_else(|| TaskError::NotFound(id.clone()))?;
+    Ok(pretty(
+        StatusCode::OK,
+        &super::templates::with_template(&state, task_json(&info)),
+    ))
 }
 
 /// `PATCH /kapacitor/v1/tasks/<id>`.
@@ -194,18 +235,30 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let body = decode(&body)?;
     check_body(&body)?;
+    if let (Some(kind), None) = (body.kind.as_deref(), body.script.as_deref())
+        && let Some(existing) = state.tasks.get(&id)
+    {
+        check_type(kind, Some(existing.task_type()))?;
+    }
     if body.id.as_deref().is_some_and(|new| new != id) {
         return Err(ApiError::bad_request(
             "renaming a task is not supported; define it under the new ID",
         ));
     }
+    let vars = super::templates::decode_vars(body.vars.as_ref())?;
     let change = TaskChange {
         script: body.script,
         dbrps: body.dbrps,
         status: body.status,
     };
-    let info = state.tasks.update(&id, change).map_err(task_error)?;
-    Ok(pretty(StatusCode::OK, &task_json(&info)))
+    let info = state
+        .tasks
+        .update_with_vars(&id, change, body.template_id.as_deref(), vars)
+        .map_err(super::templates::task_from_template_error)?;
+    Ok(pretty(
+        StatusCode::OK,
+        &super::templates::with_template(&state, task_json(&info)),
+    ))
 }
 
 /// `DELETE /kapacitor/v1/tasks/<id>`: 204, also for an unknown task.
@@ -213,7 +266,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.tasks.delete(&id).map_err(task_error)?;
+    state.tasks.delete(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -223,15 +276,11 @@ pub async fn http_out(
     State(state): State<AppState>,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let result = state
-        .tasks
-        .http_output(&id, &name)
-        .map_err(task_error)?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no endpoint {name:?} on task {id:?}; add |httpOut('{name}') to the task and enable it"
-            ))
-        })?;
+    let result = state.tasks.http_output(&id, &name)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no endpoint {name:?} on task {id:?}; add |httpOut('{name}') to the task and enable it"
+        ))
+    })?;
     let mut response = (StatusCode::OK, klaxon_core::json::to_go_string(&result)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

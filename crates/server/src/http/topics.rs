@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use klaxon_core::{
     AlertResult, Event, EventData, EventState, FieldValue, GoDuration, Level, Row, Timestamp,
 };
-use klaxon_engine::{EngineError, TopicInfo};
+use klaxon_engine::TopicInfo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
 use super::respond::{link, pretty};
+use super::stream_list::{Page, pretty_list};
 use crate::pattern::Pattern;
 
 /// `/kapacitor/v1` or `/kapacitor/v1preview`, whichever the request came in on.
@@ -128,11 +129,16 @@ pub async fn delete(
     state
         .alerts
         .delete_topic(&topic)
-        .map_err(|e| ApiError::internal(format!("failed to delete topic {topic:?}: {e}")))?;
+        .map_err(|e| ApiError::from(e).context(format_args!("failed to delete topic {topic:?}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /alerts/topics/{topic}/events?min-level=`.
+/// Events read from the topic at once while its list is written.
+const EVENTS_PAGE: usize = 1000;
+
+/// `GET /alerts/topics/{topic}/events?min-level=`: written a page of events at a time, so that
+/// a topic of any size costs its readers a page of memory (sorted by ID, each page as the topic
+/// was when it was read).
 pub async fn events(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
@@ -141,19 +147,28 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let min_level = parse_min_level(&query)?;
     let base = base(&uri);
-    let events = state
+    // An unknown topic is a 404 before anything is written.
+    state
         .alerts
-        .events(&topic, min_level)
-        .map_err(|e| ApiError::internal(format!("failed to get topic events: {e}")))?;
-    let events: Vec<Value> = events.iter().map(|e| event_json(base, &topic, e)).collect();
-    Ok(pretty(
-        StatusCode::OK,
-        &json!({
-            "link": link("self", &format!("{}/events", topics_href(base, &topic))),
-            "topic": topic,
-            "events": events,
-        }),
-    ))
+        .events_page(&topic, min_level, None, 0)
+        .map_err(|e| ApiError::from(e).context("failed to get topic events"))?;
+    let document = json!({
+        "link": link("self", &format!("{}/events", topics_href(base, &topic))),
+        "topic": topic,
+        "events": [],
+    });
+    let alerts = state.alerts.clone();
+    let fetch = move |after: Option<String>| {
+        // A topic deleted meanwhile ends the list.
+        let (events, next) = alerts
+            .events_page(&topic, min_level, after.as_deref(), EVENTS_PAGE)
+            .unwrap_or_default();
+        Page {
+            items: events.iter().map(|e| event_json(base, &topic, e)).collect(),
+            next: next.map(Some),
+        }
+    };
+    Ok(pretty_list(document, "events", None, fetch))
 }
 
 /// `GET /alerts/topics/{topic}/events/{event}`.
@@ -162,10 +177,7 @@ pub async fn event(
     OriginalUri(uri): OriginalUri,
     Path((topic, event)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let found = state.alerts.event(&topic, &event).map_err(|e| match e {
-        EngineError::UnknownEvent { .. } => ApiError::not_found(e.to_string()),
-        other => ApiError::internal(other.to_string()),
-    })?;
+    let found = state.alerts.event(&topic, &event)?;
     Ok(pretty(
         StatusCode::OK,
         &event_json(base(&uri), &topic, &found),

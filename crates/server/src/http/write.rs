@@ -2,8 +2,10 @@
 //! Telegraf send it (reference 6.5).
 //!
 //! Success is 204. Errors are plain text (`<error>\n`), as Kapacitor writes them, with the status
-//! that says whose fault it is. The whole body is parsed before any point is processed, so a
-//! rejected body loses nothing already accepted and processes nothing of its own.
+//! that says whose fault it is. Every line of a body is checked before any point is processed,
+//! so a rejected body processes nothing of its own; then its points are made and processed a
+//! chunk at a time, so a write's memory is a small multiple of its body, whatever its number of
+//! points. `db` and `rp` are bounded by [`MAX_NAME_LENGTH`] and shared by every point.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -57,6 +59,14 @@ impl WriteError {
         }
     }
 
+    fn internal(message: impl Into<String>) -> Self {
+        WriteError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
     fn too_large(limit: usize) -> Self {
         WriteError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -92,6 +102,23 @@ pub async fn write(
     body: Body,
 ) -> Result<StatusCode, WriteError> {
     let (db, rp) = (query.database(), query.retention_policy());
+    // Before the body is read: a name over the bound costs nothing but this answer.
+    if let Err(e) = query.check_names() {
+        state.ingress.rejected(db, rp, 0);
+        // Read and drop what the client sends, so that it reads the answer rather than a
+        // connection closed under its upload; nothing of it is kept.
+        discard_body(body, state.max_body_size).await;
+        return Err(e);
+    }
+    // A slot before the body is read, so that the writes waiting for one hold a connection
+    // each and no body: memory grows with the writes processed at once, not with the senders.
+    let slot = match state.gate.slot().await {
+        Ok(slot) => slot,
+        Err(e) => {
+            state.ingress.rejected(db, rp, 0);
+            return Err(e);
+        }
+    };
     let body = match read_body(body, state.max_body_size).await {
         Ok(body) => body,
         Err(e) => {
@@ -117,22 +144,54 @@ pub async fn write(
     // or API requests queue behind the parse. The admission is held until the points are
     // through, so shutdown waits for them.
     tokio::task::spawn_blocking(move || {
-        let _admitted = admitted;
+        let _held = (slot, admitted);
         let (db, rp) = (query.database(), query.retention_policy());
-        let points = parse_request(&query, &headers, &body, max_body, &limits)
-            .inspect_err(|_| ingress.rejected(db, rp, super::ingress::count_lines(&body)))?;
-        ingress.received(db, rp, points.len());
-        tasks.write(&points);
+        let reject = |e: WriteError| {
+            ingress.rejected(db, rp, super::ingress::count_lines(&body));
+            e
+        };
+        let mut decoded = Vec::new();
+        let text = decode_body(&headers, &body, max_body, &mut decoded).map_err(reject)?;
+        let target = query.target().map_err(reject)?;
+        // Every line is checked before any point is processed, so a bad line anywhere refuses
+        // the whole body and processes nothing; the points are made and processed a chunk at a
+        // time, so a body of millions of points never holds them all (issue #25), and a body
+        // of one chunk is read once.
+        let mut measurements = super::ingress::Measurements::default();
+        let count = ingest::parse_checked(text, &target, &limits, CHUNK_POINTS, |points| {
+            measurements.count(&points);
+            tasks.write_owned(points);
+        })
+        .map_err(|e| reject(WriteError::bad(e.to_string())))?;
+        ingress.received(db, rp, count);
+        ingress.received_by_measurement(db, rp, measurements);
         Ok(())
     })
     .await
-    .map_err(|e| WriteError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: format!("processing the points failed: {e}"),
-        retry_after: None,
-    })??;
+    .map_err(|e| WriteError::internal(format!("processing the points failed: {e}")))??;
+    // A commit failed while the points went through (a full disk): their states and events
+    // may be in memory only, so the sender is told to retry rather than that they are stored.
+    if let Some(fault) = state.alerts.store().fault() {
+        return Err(WriteError::unavailable(
+            format!(
+                "cannot store alert states and events: {fault} (is the disk of data-dir full?); \
+                 the points were processed but may not be stored: retry this write once \
+                 klaxond takes writes again"
+            ),
+            5,
+        ));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Points made and processed at a time: a few megabytes of points, and one store transaction
+/// per chunk for the alerts they raise.
+const CHUNK_POINTS: usize = 10_000;
+
+/// The longest database or retention policy name a write may give, in bytes. InfluxDB 1.x keeps
+/// each database and retention policy in a directory of that name, and a file name on Linux is
+/// at most 255 bytes, so no name InfluxDB can hold is refused.
+pub const MAX_NAME_LENGTH: usize = 255;
 
 impl WriteQuery {
     fn database(&self) -> &str {
@@ -146,16 +205,86 @@ impl WriteQuery {
             .filter(|rp| !rp.is_empty())
             .unwrap_or("autogen")
     }
+
+    /// `db` and `rp` within [`MAX_NAME_LENGTH`]; the error names the parameter and the bound
+    /// without echoing the name.
+    fn check_names(&self) -> Result<(), WriteError> {
+        for (parameter, what, value) in [
+            ("db", "database", self.database()),
+            ("rp", "retention policy", self.retention_policy()),
+        ] {
+            if value.len() > MAX_NAME_LENGTH {
+                return Err(WriteError::bad(format!(
+                    "{parameter} is {} bytes long; a {what} name is at most {MAX_NAME_LENGTH} \
+                     bytes, as in InfluxDB",
+                    value.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// What every point of the write shares: its database and retention policy (one copy for
+    /// the whole body), precision and the time of points without one.
+    fn target(&self) -> Result<ingest::Target, WriteError> {
+        let precision: Precision = self
+            .precision
+            .as_deref()
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: ingest::InvalidPrecision| WriteError::bad(e.to_string()))?;
+        if self.database().is_empty() {
+            return Err(WriteError::bad(
+                "database is required; add ?db=<database> to the URL",
+            ));
+        }
+        self.check_names()?;
+        Ok(ingest::Target {
+            database: Arc::from(self.database()),
+            retention_policy: Arc::from(self.retention_policy()),
+            precision,
+            now: Timestamp::now(),
+        })
+    }
+}
+
+/// Reads and drops up to `max` bytes of `body`.
+async fn discard_body(mut body: Body, max: usize) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        seen += frame.data_ref().map_or(0, Bytes::len);
+        if seen > max {
+            break;
+        }
+    }
 }
 
 /// Reads a request body of at most `max` bytes. It stops at the first chunk past the limit, so
 /// a client streaming gigabytes (chunked, without a Content-Length) costs at most `max` bytes.
 pub async fn read_body(mut body: Body, max: usize) -> Result<Bytes, WriteError> {
-    let mut out: Vec<u8> = Vec::new();
+    // Room for the announced length at once: growing by doubling would copy the body and hold
+    // up to twice its size.
+    let announced = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if announced > max {
+        return Err(WriteError::too_large(max));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(announced);
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
-        let frame = frame.map_err(|e| WriteError::bad(format!("cannot read the body: {e}")))?;
+        let frame = frame.map_err(|e| {
+            let e = e.into_inner();
+            match e.downcast_ref::<super::serve::BodyTimedOut>() {
+                Some(timeout) => WriteError {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    message: timeout.to_string(),
+                    retry_after: None,
+                },
+                None => WriteError::bad(format!("cannot read the body: {e}")),
+            }
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -167,9 +296,10 @@ pub async fn read_body(mut body: Body, max: usize) -> Result<Bytes, WriteError> 
     Ok(Bytes::from(out))
 }
 
-/// Decodes and parses a write request into points. `max_body` bounds the body after gzip
-/// decoding too, so a small compressed body cannot expand without limit; `limits` bound its
-/// lines and points.
+/// Decodes and parses a write request into points, all at once. `max_body` bounds the body
+/// after gzip decoding too, so a small compressed body cannot expand without limit; `limits`
+/// bound its lines and points. The route decodes and parses the same way but processes each
+/// chunk of points as it is made; this is what the tests, the corpus and the fuzzer call.
 pub fn parse_request(
     query: &WriteQuery,
     headers: &HeaderMap,
@@ -177,6 +307,25 @@ pub fn parse_request(
     max_body: usize,
     limits: &Limits,
 ) -> Result<Vec<Point>, WriteError> {
+    let mut decoded = Vec::new();
+    let text = decode_body(headers, body, max_body, &mut decoded)?;
+    let target = query.target()?;
+    let mut points = Vec::new();
+    ingest::parse_checked(text, &target, limits, CHUNK_POINTS, |chunk| {
+        points.extend(chunk)
+    })
+    .map_err(|e| WriteError::bad(e.to_string()))?;
+    Ok(points)
+}
+
+/// The body as text: gunzipped into `decoded` when `Content-Encoding: gzip` says so (bounded by
+/// `max_body`), then checked to be UTF-8.
+fn decode_body<'a>(
+    headers: &HeaderMap,
+    body: &'a Bytes,
+    max_body: usize,
+    decoded: &'a mut Vec<u8>,
+) -> Result<&'a str, WriteError> {
     if body.len() > max_body {
         return Err(WriteError::too_large(max_body));
     }
@@ -184,45 +333,26 @@ pub fn parse_request(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let decoded;
     let raw: &[u8] = if gzip {
-        let mut out = Vec::new();
         let limit = u64::try_from(max_body)
             .unwrap_or(u64::MAX)
             .saturating_add(1);
         flate2::read::GzDecoder::new(&body[..])
             .take(limit)
-            .read_to_end(&mut out)
+            .read_to_end(decoded)
             .map_err(|e| {
                 WriteError::bad(format!(
                     "body is not valid gzip (Content-Encoding: gzip): {e}"
                 ))
             })?;
-        if out.len() > max_body {
+        if decoded.len() > max_body {
             return Err(WriteError::too_large(max_body));
         }
-        decoded = out;
-        &decoded
+        decoded
     } else {
         body
     };
-    let text =
-        std::str::from_utf8(raw).map_err(|e| WriteError::bad(format!("body is not UTF-8: {e}")))?;
-    let precision: Precision = query
-        .precision
-        .as_deref()
-        .unwrap_or("")
-        .parse()
-        .map_err(|e: ingest::InvalidPrecision| WriteError::bad(e.to_string()))?;
-    let db = query.database();
-    if db.is_empty() {
-        return Err(WriteError::bad(
-            "database is required; add ?db=<database> to the URL",
-        ));
-    }
-    let rp = query.retention_policy();
-    ingest::parse_with(text, db, rp, precision, Timestamp::now(), limits)
-        .map_err(|e| WriteError::bad(e.to_string()))
+    std::str::from_utf8(raw).map_err(|e| WriteError::bad(format!("body is not UTF-8: {e}")))
 }
 
 #[cfg(test)]
@@ -252,7 +382,7 @@ mod tests {
             &Limits::default(),
         )
         .unwrap();
-        assert_eq!(points[0].database, "telegraf");
+        assert_eq!(&*points[0].database, "telegraf");
         assert_eq!(points[0].time.as_nanos(), 1_000_000_000);
         let points = parse_request(
             &query("db", None, Some("s")),
@@ -262,7 +392,7 @@ mod tests {
             &Limits::default(),
         )
         .unwrap();
-        assert_eq!(points[0].retention_policy, "autogen");
+        assert_eq!(&*points[0].retention_policy, "autogen");
     }
 
     #[test]
