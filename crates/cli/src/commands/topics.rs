@@ -89,14 +89,25 @@ pub async fn list(
     Ok(())
 }
 
-/// `delete topics PATTERN...`: deletes every topic matching a pattern.
+/// `delete topics PATTERN...`: deletes every topic matching a pattern; an argument that
+/// matches no topic is an error naming it (Kapacitor's CLI says nothing).
 pub async fn delete(client: &Client, patterns: &[String]) -> Result<(), ClientError> {
+    let mut found = Vec::new();
     for pattern in patterns {
-        for topic in topics(client, pattern).await? {
-            client
-                .delete(&format!("/alerts/topics/{}", topic.id))
-                .await?;
+        let topics = topics(client, pattern).await?;
+        if topics.is_empty() {
+            return Err(super::nothing_matched(
+                "topic",
+                pattern,
+                "klaxon list topics",
+            ));
         }
+        found.extend(topics);
+    }
+    for topic in found {
+        client
+            .delete(&format!("/alerts/topics/{}", encode_query(&topic.id)))
+            .await?;
     }
     Ok(())
 }
