@@ -13,6 +13,8 @@ mod bench;
 mod bundle;
 mod names;
 mod new_handler;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

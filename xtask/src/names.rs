@@ -1,10 +1,7 @@
 //! A new handler's name and every identifier derived from it.
 
 use anyhow::{Result, bail};
-
-/// The longest name accepted. Names are typed in handler files, TICKscripts and configuration
-/// sections; the limit also keeps the generated code's lines within rustfmt's width.
-pub const MAX_LEN: usize = 32;
+use klaxon_core::naming;
 
 /// The names of one handler crate, all derived from the kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,30 +25,13 @@ impl HandlerName {
     ///
     /// When the name breaks the rules, saying which.
     pub fn parse(name: &str) -> Result<HandlerName> {
-        let starts_with_letter = name.starts_with(|c: char| c.is_ascii_lowercase());
-        let allowed = name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !starts_with_letter || !allowed {
-            bail!(
-                "refusing {name:?}: names are lowercase letters, digits and '-', starting with a \
-                 letter"
-            );
+        // The registry's own rules, so that a generated crate never fails at server start.
+        let property = naming::property_of(name);
+        if let Err(why) = naming::check_kind(name).and_then(|()| naming::check_property(&property))
+        {
+            bail!("refusing {name:?}: {why}");
         }
-        // "pager-" and "pager--duty" would make the same TICKscript property as "pager" and
-        // "pager-duty".
-        if name.ends_with('-') || name.contains("--") {
-            bail!("refusing {name:?}: a '-' goes between two letters or digits");
-        }
-        if name.len() > MAX_LEN {
-            bail!(
-                "refusing {name:?}: names are at most {MAX_LEN} characters, this one has {}",
-                name.len()
-            );
-        }
-        let words: Vec<&str> = name.split('-').collect();
-        let type_prefix: String = words.iter().map(|w| capitalized(w)).collect();
-        let property = format!("{}{}", words[0], &type_prefix[words[0].len()..]);
+        let type_prefix: String = name.split('-').map(capitalized).collect();
         Ok(HandlerName {
             kind: name.to_owned(),
             package: format!("klaxon-handler-{name}"),
@@ -105,10 +85,10 @@ mod tests {
     }
 
     #[test]
-    fn refuses_names_that_break_the_rules_saying_why() {
-        let form = "names are lowercase letters, digits and '-', starting with a letter";
+    fn refuses_names_that_break_the_registrys_rules_saying_why() {
+        let form = "use lowercase letters, digits and '-', starting with a letter";
         let hyphen = "a '-' goes between two letters or digits";
-        let long = "x".repeat(MAX_LEN + 1);
+        let long = "x".repeat(naming::MAX_KIND_LEN + 1);
         let cases = [
             ("Pager", form),
             ("pager_duty", form),
@@ -119,15 +99,17 @@ mod tests {
             ("päger", form),
             ("pager-", hyphen),
             ("pager--duty", hyphen),
-            (
-                long.as_str(),
-                "names are at most 32 characters, this one has 33",
-            ),
+            (long.as_str(), "too long: kinds are at most 32 characters"),
+            ("publish", "reserved by the engine"),
+            ("hipchat", "retired Kapacitor kind"),
+            ("inhibit", "the alert node's own (.inhibit())"),
+            ("level-tag", "the alert node's own (.levelTag())"),
         ];
         for (name, why) in cases {
-            let err = HandlerName::parse(name).unwrap_err();
-            assert_eq!(err.to_string(), format!("refusing {name:?}: {why}"));
+            let err = HandlerName::parse(name).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("refusing {name:?}: ")), "{err}");
+            assert!(err.contains(why), "{name}: {err}");
         }
-        assert!(HandlerName::parse(&"x".repeat(MAX_LEN)).is_ok());
+        assert!(HandlerName::parse(&"x".repeat(naming::MAX_KIND_LEN)).is_ok());
     }
 }

@@ -37,37 +37,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Kinds the engine itself implements (Kapacitor's topic-handler kinds `publish` and `aggregate`).
-const ENGINE_KINDS: &[&str] = &["aggregate", "publish"];
-
-/// The alert node's own TICKscript properties: a handler property with one of these names would
-/// be ambiguous (`.topic('cpu')` publishes to a topic).
-const ALERT_NODE_PROPERTIES: &[&str] = &[
-    "all",
-    "category",
-    "crit",
-    "critReset",
-    "details",
-    "durationField",
-    "flapping",
-    "history",
-    "id",
-    "idField",
-    "idTag",
-    "info",
-    "infoReset",
-    "inhibit",
-    "levelField",
-    "levelTag",
-    "message",
-    "messageField",
-    "noRecoveries",
-    "stateChangesOnly",
-    "topic",
-    "warn",
-    "warnReset",
-];
-
 const KLAXOND_MANIFEST: &str = "crates/klaxond/Cargo.toml";
 const KLAXOND_MAIN: &str = "crates/klaxond/src/main.rs";
 
@@ -157,21 +126,10 @@ fn check_workspace(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a name that is taken: by the engine, by the alert node, by a crate or by a kind.
+/// Refuses a name that is taken by a crate or a kind of the workspace. (Names the engine or the
+/// alert node own are refused by [`HandlerName::parse`], with the registry's rules.)
 fn check_unused(root: &Path, name: &HandlerName) -> Result<()> {
     let kind = &name.kind;
-    if ENGINE_KINDS.contains(&kind.as_str()) {
-        bail!(
-            "refusing {kind:?}: the engine implements the kind {kind:?} itself; choose another name"
-        );
-    }
-    if ALERT_NODE_PROPERTIES.contains(&name.property.as_str()) {
-        bail!(
-            "refusing {kind:?}: .{}() is a property of the alert node in TICKscript; choose \
-             another name",
-            name.property
-        );
-    }
     let dir = crate_dir(name);
     if root.join(&dir).exists() {
         bail!(

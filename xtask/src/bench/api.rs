@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     ctx.progress("starting klaxond");
     let mut server = Klaxond::start(&ctx.klaxond, "api", "")?;
     server.define_task("ingest", ingest::TASK)?;
-    ingest::warm_up(&server, &bodies)?;
+    ingest::warm_up(server.addr(), &bodies)?;
     let addr = server.addr();
 
     ctx.progress(&format!(

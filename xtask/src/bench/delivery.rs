@@ -11,12 +11,17 @@ use anyhow::{Context, Result, bail};
 
 use super::http::Conn;
 use super::procfs::{CpuMeter, CpuUse};
-use super::report::Measure;
+use super::report::{Measure, Row, Target, fmt_number};
 use super::server::{Klaxond, write};
 
 /// The `[alert]` section of the delivery scenarios: a queue long enough that writing a whole
 /// phase at once drops nothing, so the figure is the delivery rate, not the queue's length.
 pub const ALERT_CONFIG: &str = "[alert]\ntopic-buffer-length = 500000\n";
+
+/// [`ALERT_CONFIG`] with durable delivery off (`[alert] durable-delivery = false`): events wait
+/// in memory only, as Kapacitor's do. The comparison server of [`durable_and_in_memory`].
+pub const ALERT_CONFIG_IN_MEMORY: &str =
+    "[alert]\ntopic-buffer-length = 500000\ndurable-delivery = false\n";
 
 /// Points per `/write` body when writing events.
 const BODY_POINTS: u64 = 500;
@@ -230,6 +235,158 @@ pub fn matched_phase(
     }
     .run(server, count)?;
     Ok((rate, used, points * per_point))
+}
+
+/// The cost of durable delivery: the same server phase on a klaxond with the outbox (the
+/// default) and on one with `[alert] durable-delivery = false`, in alternating pairs, so that a
+/// change in the load of the shared machine weighs on both sides alike.
+#[derive(Debug)]
+pub struct Durability {
+    /// Each pair's rates: (durable, in memory).
+    pub pairs: Vec<(Measure, Measure)>,
+    /// The CPU of the first durable phase.
+    pub used: CpuUse,
+    /// Events per phase.
+    pub events: u64,
+    /// The first seq no phase used.
+    pub next_seq: u64,
+}
+
+impl Durability {
+    /// The median durable rate.
+    pub fn durable(&self) -> Measure {
+        median(self.pairs.iter().map(|(d, _)| d))
+    }
+
+    /// The median in-memory rate.
+    pub fn in_memory(&self) -> Measure {
+        median(self.pairs.iter().map(|(_, m)| m))
+    }
+
+    /// The rows every delivery scenario reports after its main one: the in-memory rate against
+    /// `baseline`, and the durable rate against the in-memory one (target: within 20 %).
+    pub fn rows(&self, baseline: &Measure, baseline_what: &str) -> Vec<Row> {
+        vec![
+            Row::new(
+                "events/s delivered, [alert] durable-delivery = false (in memory)",
+                self.in_memory(),
+            )
+            .baseline(baseline.clone(), baseline_what),
+            Row::new(
+                "events/s delivered, durable (the outbox) against in memory",
+                self.durable(),
+            )
+            .baseline(
+                self.in_memory(),
+                format!(
+                    "the same phase with [alert] durable-delivery = false; medians of {} \
+                     alternating pairs",
+                    self.pairs.len()
+                ),
+            )
+            .target(Target::ratio_at_least(0.8)),
+        ]
+    }
+
+    /// Each pair's figures, for the notes.
+    pub fn note(&self) -> String {
+        let pairs: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(d, m)| {
+                format!(
+                    "{} / {} ({:.2})",
+                    fmt_number(d.value),
+                    fmt_number(m.value),
+                    d.value / m.value.max(1e-9)
+                )
+            })
+            .collect();
+        format!(
+            "durable / in-memory events/s, {} events a phase, pair by pair: {}",
+            self.events,
+            pairs.join(", ")
+        )
+    }
+}
+
+fn median<'a>(measures: impl Iterator<Item = &'a Measure>) -> Measure {
+    let mut values: Vec<&Measure> = measures.collect();
+    values.sort_by(|a, b| a.value.total_cmp(&b.value));
+    match values.len() {
+        0 => Measure::new(0.0, "events/s"),
+        n if n % 2 == 1 => values[n / 2].clone(),
+        n => Measure::new(
+            (values[n / 2 - 1].value + values[n / 2].value) / 2.0,
+            values[n / 2].unit,
+        ),
+    }
+}
+
+/// The in-memory side of [`durable_and_in_memory`]: a second klaxond with `config` (which sets
+/// `[alert] durable-delivery = false`) running the same task, `label` naming it.
+pub struct InMemory<'a> {
+    pub label: &'a str,
+    pub config: &'a str,
+    pub task: &'a str,
+    pub measurement: &'a str,
+}
+
+/// Runs [`Durability`]'s pairs: `durable` and a klaxond started from `in_memory` run the same
+/// task, delivering to the same receiver, whose count is `count()`; each phase sends as many
+/// events as the baseline delivered in a phase (within bounds), seqs from 1. The in-memory
+/// server is stopped at the end.
+pub fn durable_and_in_memory(
+    ctx: &super::Ctx,
+    durable: &mut Klaxond,
+    in_memory: &InMemory<'_>,
+    baseline: &Measure,
+    count: &dyn Fn() -> u64,
+) -> Result<Durability> {
+    ctx.progress("starting klaxond with [alert] durable-delivery = false");
+    let measurement = in_memory.measurement;
+    let mut other = Klaxond::start(
+        &ctx.klaxond,
+        &format!("{}-in-memory", in_memory.label),
+        in_memory.config,
+    )?;
+    other.define_task(in_memory.label, in_memory.task)?;
+    first_event(&mut other, measurement, 0, count)?;
+    let in_memory = &mut other;
+    let phase = ctx.phase();
+    let events = events_for(baseline.value, phase, 20, ctx.pick(20_000, 1_000));
+    let rounds = ctx.pick(3, 1);
+    let mut seq = 1;
+    let mut pairs = Vec::with_capacity(rounds);
+    let mut first_used = None;
+    for round in 1..=rounds {
+        let mut rates = Vec::with_capacity(2);
+        for (server, which) in [(&mut *durable, "durable"), (&mut *in_memory, "in memory")] {
+            ctx.progress(&format!(
+                "pair {round}/{rounds}: klaxond ({which}) delivering {events} events"
+            ));
+            let (rate, used) = ServerPhase {
+                measurement,
+                first_seq: seq,
+                points: events,
+                per_point: 1,
+                deadline: phase * 60 + Duration::from_secs(30),
+            }
+            .run(server, count)?;
+            seq += events;
+            first_used.get_or_insert(used);
+            rates.push(rate);
+        }
+        let in_memory_rate = rates.pop().expect("two phases");
+        let durable_rate = rates.pop().expect("two phases");
+        pairs.push((durable_rate, in_memory_rate));
+    }
+    Ok(Durability {
+        pairs,
+        used: first_used.expect("at least one round"),
+        events,
+        next_seq: seq,
+    })
 }
 
 /// Writes one point (`seq`) and waits for its event, whose payload `sample()` then returns.

@@ -1,6 +1,8 @@
 //! Scenario 4, foo delivery: every point goes to the Foo handler (`.foo().room('bench')`), whose
 //! `[foo] url` points at a fast HTTP server here that counts the posts and answers 200 at once.
 //! Baseline: this process posting the same bodies to the same server over a keep-alive client.
+//! Measured with durable delivery (the default) and without (`[alert] durable-delivery =
+//! false`), in alternating pairs.
 
 use std::io::{BufReader, Write};
 use std::net::TcpStream;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use super::Ctx;
-use super::delivery::{self, ALERT_CONFIG, Receiver, Seen};
+use super::delivery::{self, ALERT_CONFIG, ALERT_CONFIG_IN_MEMORY, Receiver, Seen};
 use super::http::{self, Conn};
 use super::report::{Measure, Row, ScenarioReport};
 use super::server::Klaxond;
@@ -57,13 +59,14 @@ fn post_loop(chat: &Receiver, body: &[u8], phase: Duration) -> Result<Measure> {
 
 pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     let chat = foo_server()?;
-    let config = format!(
-        "{ALERT_CONFIG}\n[foo]\nenabled = true\nurl = \"http://{}/\"\nroom = \"alerts\"\n",
+    let foo_section = format!(
+        "\n[foo]\nenabled = true\nurl = \"http://{}/\"\nroom = \"alerts\"\n",
         chat.addr
     );
+    let task = delivery::task(MEASUREMENT, ".foo().room('bench')");
     ctx.progress("starting klaxond");
-    let mut server = Klaxond::start(&ctx.klaxond, "foo", &config)?;
-    server.define_task("foo", &delivery::task(MEASUREMENT, ".foo().room('bench')"))?;
+    let mut server = Klaxond::start(&ctx.klaxond, "foo", &format!("{ALERT_CONFIG}{foo_section}"))?;
+    server.define_task("foo", &task)?;
     let count = || chat.seen.count();
     delivery::first_event(&mut server, MEASUREMENT, 0, &count)?;
     let body = chat.seen.sample();
@@ -80,19 +83,29 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         body.len()
     ));
     let baseline = post_loop(&chat, &body, phase)?;
-    let (rate, used, events) =
-        delivery::matched_phase(ctx, &mut server, MEASUREMENT, &baseline, 1, &count)?;
+    let config = format!("{ALERT_CONFIG_IN_MEMORY}{foo_section}");
+    let in_memory = delivery::InMemory {
+        label: "foo",
+        config: &config,
+        task: &task,
+        measurement: MEASUREMENT,
+    };
+    let durability =
+        delivery::durable_and_in_memory(ctx, &mut server, &in_memory, &baseline, &count)?;
+    const BASELINE: &str =
+        "the generator posting the same body to the same server over one keep-alive connection";
+    let mut rows = vec![
+        Row::new("events/s delivered", durability.durable()).baseline(baseline.clone(), BASELINE),
+    ];
+    rows.extend(durability.rows(&baseline, BASELINE));
     Ok(ScenarioReport {
-        rows: vec![Row::new("events/s delivered", rate).baseline(
-            baseline,
-            "the generator posting the same body to the same server over one keep-alive connection",
-        )],
-        generator_cpu: Some(used.generator),
-        server_cpu: Some(used.server),
-        notes: vec![format!(
-            "{events} events; body {}",
-            String::from_utf8_lossy(&body)
-        )],
+        rows,
+        generator_cpu: Some(durability.used.generator),
+        server_cpu: Some(durability.used.server),
+        notes: vec![
+            durability.note(),
+            format!("body {}", String::from_utf8_lossy(&body)),
+        ],
         ..ScenarioReport::default()
     })
 }

@@ -14,6 +14,7 @@ use klaxon_pipeline::ingest::{self, Precision};
 
 use super::Ctx;
 use super::http::Conn;
+use super::influxd::Influxd;
 use super::procfs::CpuMeter;
 use super::report::{Measure, Row, ScenarioReport, Target};
 use super::server::{Klaxond, write};
@@ -144,9 +145,10 @@ pub fn parse_in_process(bodies: &[Vec<u8>], duration: Duration) -> Result<Load> 
     })
 }
 
-/// Writes every body once, so that every group exists before a measurement.
-pub fn warm_up(server: &Klaxond, bodies: &[Vec<u8>]) -> Result<()> {
-    let mut conn = Conn::open(server.addr())?;
+/// Writes every body once to the server at `addr`, so that every group (or, in InfluxDB, every
+/// series and shard) exists before a measurement.
+pub fn warm_up(addr: SocketAddr, bodies: &[Vec<u8>]) -> Result<()> {
+    let mut conn = Conn::open(addr)?;
     for body in bodies {
         write(&mut conn, body)?;
     }
@@ -177,7 +179,7 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     let mut server = Klaxond::start(&ctx.klaxond, "ingest", "")?;
     server.define_task("ingest", TASK)?;
     ctx.progress("warm-up: every series once");
-    warm_up(&server, &bodies)?;
+    warm_up(server.addr(), &bodies)?;
     ctx.progress(&format!(
         "{CONNECTIONS} connections posting {BODY_POINTS}-point bodies for {phase:?}"
     ));
@@ -189,22 +191,65 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     if errors != 0 {
         bail!("the ingest task reported {errors} point errors");
     }
+    drop(server);
+    let mut notes = vec![format!(
+        "{} points in {:.2} s over {CONNECTIONS} connections, {SERIES} series, {BODY_POINTS}-point bodies",
+        load.points,
+        load.elapsed.as_secs_f64()
+    )];
+    let mut rows = vec![
+        Row::new("points/s through /write and the task", load.rate())
+            .baseline(
+                baseline.rate(),
+                "the same bodies parsed in-process by klaxon_pipeline::ingest::parse, one thread",
+            )
+            .target(Target::at_least(1_000_000.0)),
+    ];
+    match Influxd::binary() {
+        Some(binary) => {
+            let peer = influxdb_peer(ctx, &binary, &bodies, phase)?;
+            notes.push(format!(
+                "InfluxDB ({}): {} points in {:.2} s, same bodies, connections and generator",
+                binary.display(),
+                peer.points,
+                peer.elapsed.as_secs_f64()
+            ));
+            rows.push(
+                Row::new("points/s against InfluxDB 1.x's /write", load.rate())
+                    .baseline(
+                        peer.rate(),
+                        "InfluxDB 1.x's own /write with the same bodies and generator, same run",
+                    )
+                    .target(Target::ratio_at_least(4.0)),
+            );
+        }
+        None => notes.push(
+            "influxd is not installed: no InfluxDB row (Debian's influxdb package has it)"
+                .to_owned(),
+        ),
+    }
     Ok(ScenarioReport {
-        rows: vec![
-            Row::new("points/s through /write and the task", load.rate())
-                .baseline(
-                    baseline.rate(),
-                    "the same bodies parsed in-process by klaxon_pipeline::ingest::parse, one thread",
-                )
-                .target(Target::at_least(1_000_000.0)),
-        ],
+        rows,
         generator_cpu: Some(used.generator),
         server_cpu: Some(used.server),
-        notes: vec![format!(
-            "{} points in {:.2} s over {CONNECTIONS} connections, {SERIES} series, {BODY_POINTS}-point bodies",
-            load.points,
-            load.elapsed.as_secs_f64()
-        )],
+        notes,
         ..ScenarioReport::default()
     })
+}
+
+/// InfluxDB's `/write` under the same load, after Klaxon's phase (one server at a time).
+fn influxdb_peer(
+    ctx: &Ctx,
+    binary: &std::path::Path,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    phase: Duration,
+) -> Result<Load> {
+    ctx.progress("peer: starting InfluxDB");
+    let influxd = Influxd::start(binary)?;
+    ctx.progress("peer: warm-up, every series once");
+    warm_up(influxd.addr(), bodies)?;
+    ctx.progress(&format!(
+        "peer: {CONNECTIONS} connections posting the same bodies to InfluxDB for {phase:?}"
+    ));
+    drive(influxd.addr(), bodies, CONNECTIONS, phase)
 }

@@ -11,6 +11,7 @@ mod delivery;
 mod exec;
 mod foo;
 mod http;
+mod influxd;
 mod ingest;
 mod procfs;
 mod report;

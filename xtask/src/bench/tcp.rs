@@ -1,7 +1,8 @@
 //! Scenario 2, tcp delivery: every point triggers an alert with an inline `.tcp()` handler to a
 //! counting listener here. Figures: events per second, and the latency from the write to the
 //! receipt at 1 000 events/s. Baseline: this process's own connect, write, close loop against
-//! the same listener.
+//! the same listener. The throughput is measured with durable delivery (the default) and
+//! without (`[alert] durable-delivery = false`), in alternating pairs.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::Ctx;
-use super::delivery::{self, ALERT_CONFIG, Receiver};
+use super::delivery::{self, ALERT_CONFIG, ALERT_CONFIG_IN_MEMORY, Receiver};
 use super::http::Conn;
 use super::report::{Measure, Row, ScenarioReport, Target, p50_p99};
 use super::server::{Klaxond, write};
@@ -163,10 +164,8 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     let sink = TcpSink::bind()?;
     ctx.progress("starting klaxond");
     let mut server = Klaxond::start(&ctx.klaxond, "tcp", ALERT_CONFIG)?;
-    server.define_task(
-        "tcp",
-        &delivery::task(MEASUREMENT, &format!(".tcp('{}')", sink.addr)),
-    )?;
+    let task = delivery::task(MEASUREMENT, &format!(".tcp('{}')", sink.addr));
+    server.define_task("tcp", &task)?;
     let count = || sink.count();
     delivery::first_event(&mut server, MEASUREMENT, 0, &count)?;
     let payload = sink.sample();
@@ -178,43 +177,48 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     ));
     let baseline = connect_write_close(&mut server, &sink, &payload, phase)?;
 
-    let (rate, used, events) =
-        delivery::matched_phase(ctx, &mut server, MEASUREMENT, &baseline, 1, &count)?;
+    let in_memory = delivery::InMemory {
+        label: "tcp",
+        config: ALERT_CONFIG_IN_MEMORY,
+        task: &task,
+        measurement: MEASUREMENT,
+    };
+    let durability =
+        delivery::durable_and_in_memory(ctx, &mut server, &in_memory, &baseline, &count)?;
 
     let paced_phase = ctx.pick(Duration::from_secs(5), Duration::from_secs(1));
     ctx.progress(&format!(
         "latency: {PACED_PER_SECOND} events/s, {PACED_BATCH} points per write, for {paced_phase:?}"
     ));
-    let (latencies, paced_rate) = paced(&mut server, &sink, 1 + events, paced_phase)?;
+    let (latencies, paced_rate) = paced(&mut server, &sink, durability.next_seq, paced_phase)?;
     let samples = latencies.len();
     let (p50, p99) = p50_p99(latencies, "tcp latency")?;
+    const BASELINE: &str = "the generator's own connect, write, close loop to the same listener";
+    let mut rows = vec![
+        Row::new("events/s delivered", durability.durable())
+            .baseline(baseline.clone(), BASELINE)
+            .target(Target::ratio_at_least(0.9)),
+    ];
+    rows.extend(durability.rows(&baseline, BASELINE));
+    rows.extend([
+        Row::new(
+            format!("write to receipt p50, {paced_rate:.0} of {PACED_PER_SECOND} events/s reached"),
+            Measure::new(p50, "ms"),
+        ),
+        Row::new(
+            format!("write to receipt p99, {paced_rate:.0} of {PACED_PER_SECOND} events/s reached"),
+            Measure::new(p99, "ms"),
+        )
+        .target(Target::below(5.0)),
+    ]);
     Ok(ScenarioReport {
-        rows: vec![
-            Row::new("events/s delivered", rate)
-                .baseline(
-                    baseline,
-                    "the generator's own connect, write, close loop to the same listener",
-                )
-                .target(Target::ratio_at_least(0.9)),
-            Row::new(
-                format!(
-                    "write to receipt p50, {paced_rate:.0} of {PACED_PER_SECOND} events/s reached"
-                ),
-                Measure::new(p50, "ms"),
-            ),
-            Row::new(
-                format!(
-                    "write to receipt p99, {paced_rate:.0} of {PACED_PER_SECOND} events/s reached"
-                ),
-                Measure::new(p99, "ms"),
-            )
-            .target(Target::below(5.0)),
+        rows,
+        generator_cpu: Some(durability.used.generator),
+        server_cpu: Some(durability.used.server),
+        notes: vec![
+            durability.note(),
+            format!("latency (durable) over {samples} events paced at {paced_rate:.0}/s"),
         ],
-        generator_cpu: Some(used.generator),
-        server_cpu: Some(used.server),
-        notes: vec![format!(
-            "{events} events in the throughput phase; latency over {samples} events paced at {paced_rate:.0}/s"
-        )],
         ..ScenarioReport::default()
     })
 }

@@ -80,7 +80,7 @@ fn every_template_renders_without_placeholders_left() {
 #[test]
 fn the_generated_code_is_rustfmt_clean_for_names_of_any_length() {
     let longest = "abcdefghij-klmnopqrst-uvwxyz-123";
-    assert_eq!(longest.len(), crate::names::MAX_LEN);
+    assert_eq!(longest.len(), klaxon_core::naming::MAX_KIND_LEN);
     for kind in ["a", "pager", "pager-duty", "s3", longest] {
         let dir = tempfile::tempdir().expect("temporary directory");
         fs::create_dir(dir.path().join("src")).expect("create src");
@@ -162,7 +162,8 @@ fn refusals_say_why_and_write_nothing() {
     let cases = [
         (
             "Pager",
-            "refusing \"Pager\": names are lowercase letters, digits and '-', starting with a letter",
+            "refusing \"Pager\": handler kind \"Pager\" is not a valid name: use lowercase \
+             letters, digits and '-', starting with a letter",
         ),
         (
             "tcp",
@@ -186,13 +187,13 @@ fn refusals_say_why_and_write_nothing() {
         ),
         (
             "publish",
-            "refusing \"publish\": the engine implements the kind \"publish\" itself; choose \
-             another name",
+            "refusing \"publish\": handler kind \"publish\" is reserved by the engine; rename the \
+             handler",
         ),
         (
             "level-tag",
-            "refusing \"level-tag\": .levelTag() is a property of the alert node in TICKscript; \
-             choose another name",
+            "refusing \"level-tag\": TICKscript property \"levelTag\" is the alert node's own \
+             (.levelTag()); a handler cannot claim it",
         ),
     ];
     for (kind, expected) in cases {
