@@ -18,6 +18,24 @@ fn tcp_handler(id: &str, sink: &TcpSink) -> Value {
 }
 
 /// The event of reference 1.5 (`TestServer_AlertJSON` "normal_json").
+/// `GET /kapacitor/v1/alerts/topics/<topic>/events`.
+fn topic_events(server: &Klaxond, topic: &str) -> Value {
+    server
+        .get(&format!("/kapacitor/v1/alerts/topics/{topic}/events"))
+        .json()
+        .unwrap()
+}
+
+/// The event IDs of a topic's events answer, in its order.
+fn event_ids(events: &Value) -> Vec<&str> {
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect()
+}
+
 fn normal_event() -> Value {
     json!({"id": "id", "message": "message", "details": "details",
            "time": "1970-01-01T00:00:00Z", "level": "CRITICAL",
@@ -238,7 +256,8 @@ fn deleting_a_hung_exec_handler_returns_within_a_second_and_kills_it() {
 #[test]
 fn a_full_queue_drops_counts_and_logs_while_other_handlers_get_everything() {
     let mut server = Klaxond::builder()
-        .config("[alert]\ntest-events = true\ntopic-buffer-length = 1\n")
+        // In-memory delivery: with the outbox (the default) a full queue spills to disk instead.
+        .config("[alert]\ntest-events = true\ntopic-buffer-length = 1\ndurable-delivery = false\n")
         .start();
     let sink = TcpSink::start();
     let pid_file = server.dir().join("blocked.pid");
@@ -299,6 +318,10 @@ fn handlers_and_non_ok_states_survive_sigkill() {
     for _ in 0..3 {
         sink.next();
     }
+    // Delivered and out of the outbox: a kill before that would (rightly) redeliver them.
+    klaxon_e2e::wait_for("the outbox to be empty", || {
+        server.metrics().value("klaxon_outbox_entries", &[]) == 0.0
+    });
     server.kill();
     server.restart();
 
@@ -307,17 +330,8 @@ fn handlers_and_non_ok_states_survive_sigkill() {
         .json()
         .unwrap();
     assert_eq!(handler["options"]["address"], sink.address());
-    let events: Value = server
-        .get("/kapacitor/v1/alerts/topics/cpu/events")
-        .json()
-        .unwrap();
-    let ids: Vec<&str> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["crit"]);
+    let events = topic_events(&server, "cpu");
+    assert_eq!(event_ids(&events), ["crit"]);
     assert_eq!(events["events"][0]["state"]["message"], "down");
     let topic: Value = server
         .get("/kapacitor/v1/alerts/topics/cpu")
@@ -334,6 +348,68 @@ fn handlers_and_non_ok_states_survive_sigkill() {
     assert_eq!(
         (recovery["level"].clone(), recovery["previousLevel"].clone()),
         (json!("OK"), json!("CRITICAL"))
+    );
+}
+
+/// A bad sector under one stored alert state: klaxond moves the damaged file aside, keeps
+/// everything else it can read (the handler, the other states), says so at error level, and
+/// serves.
+#[test]
+fn a_damaged_database_is_moved_aside_and_klaxond_starts_with_what_it_could_read() {
+    let mut server = Klaxond::builder().config(TEST_EVENTS).start();
+    let sink = TcpSink::start();
+    define(&server, "cpu", tcp_handler("tcp", &sink));
+    for (id, message) in [("a", "first"), ("b", "DAMAGE-ME-PLEASE"), ("c", "third")] {
+        post_event(
+            &server,
+            "cpu",
+            json!({"id": id, "level": "CRITICAL", "message": message}),
+        );
+        sink.next();
+    }
+    klaxon_e2e::wait_for("the outbox to be empty", || {
+        server.metrics().value("klaxon_outbox_entries", &[]) == 0.0
+    });
+    assert!(server.stop().success());
+    let data = server.dir().join("data");
+    let db = data.join("klaxon.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let needle = b"DAMAGE-ME-PLEASE";
+    let mut copies = 0;
+    for at in 0..bytes.len() - needle.len() {
+        if &bytes[at..at + needle.len()] == needle {
+            bytes[at..at + needle.len()].fill(0xFF);
+            copies += 1;
+        }
+    }
+    assert!(copies > 0, "the state is in the file");
+    std::fs::write(&db, &bytes).unwrap();
+
+    let from = server.log_text().len();
+    server.restart();
+    let line = server.wait_for_log_after(from, "database damaged");
+    assert!(line.contains("lvl=error"), "{line}");
+    assert!(line.contains("klaxon.db.damaged-"), "{line}");
+    let table = server.wait_for_log_after(from, "table salvaged in part");
+    assert!(table.contains("table=topic_states"), "{table}");
+    assert!(table.contains("unreadable entries skipped: 1"), "{table}");
+    assert_eq!(event_ids(&topic_events(&server, "cpu")), ["a", "c"]);
+    let handler = server.get("/kapacitor/v1/alerts/topics/cpu/handlers/tcp");
+    assert_eq!(handler.status(), 200);
+    // The damaged file is kept beside the new one (as redb left it after opening it).
+    let kept: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("klaxon.db.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let damaged = std::fs::read(data.join(&kept[0])).unwrap();
+    assert_eq!(damaged.len(), bytes.len());
+    assert!(
+        damaged
+            .windows(needle.len())
+            .any(|w| w.iter().all(|b| *b == 0xFF)),
+        "the damaged value is still in the damaged file"
     );
 }
 

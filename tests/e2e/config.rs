@@ -1,3 +1,5 @@
+//! `klaxond config` and `--config`: what a real klaxond accepts and refuses at startup.
+
 use klaxon_e2e::{Klaxond, run_klaxond};
 
 #[test]
@@ -35,7 +37,7 @@ fn misspelled_key_is_refused_by_name() {
     let err = refused("[http]\nbind-adress = \"127.0.0.1:0\"\n");
     assert!(
         err.contains(
-            r#"[http]: unknown key "bind-adress", expected one of: auth-enabled, bind-address, max-body-size, tokens, users"#
+            r#"[http]: unknown key "bind-adress", expected one of: allowed-hosts, auth-enabled, auth-failure-window, bind-address, body-timeout, enqueued-write-timeout, header-timeout, https-certificate, https-enabled, https-private-key, idle-timeout, max-auth-failures, max-body-size, max-concurrent-password-checks, max-concurrent-write-limit, max-connections, tokens, users"#
         ),
         "{err}"
     );

@@ -24,12 +24,16 @@ fn overrides_apply_live_and_survive_sigkill() {
     assert_eq!(status, 200);
     assert_eq!(all["link"]["href"], "/kapacitor/v1/config");
     let sections: Vec<&String> = all["sections"].as_object().unwrap().keys().collect();
-    assert_eq!(sections, ["exec", "foo", "tcp"]);
+    assert_eq!(
+        sections,
+        klaxon_e2e::bundled_sections().iter().collect::<Vec<_>>()
+    );
     assert_eq!(
         all["sections"]["foo"],
         json!({"link": {"rel": "self", "href": "/kapacitor/v1/config/foo"},
                "elements": [{"link": {"rel": "self", "href": "/kapacitor/v1/config/foo/"},
-                             "options": {"enabled": false, "room": "", "timeout": "10s", "url": ""},
+                             "options": {"enabled": false, "insecure-skip-verify": false,
+                                         "room": "", "ssl-ca": "", "timeout": "10s", "url": ""},
                              "redacted": null}]})
     );
     let text = server.get("/kapacitor/v1/config/foo/").text().unwrap();
@@ -123,4 +127,87 @@ fn the_config_api_can_be_turned_off() {
             (403, json!("config override service is not enabled"))
         );
     }
+}
+
+/// `[[httppost]]` through the config API, as Kapacitor's: elements by their `endpoint`, `add`,
+/// `set` on one element, `remove`; the changed list survives a restart.
+#[test]
+fn list_sections_have_one_element_per_entry_and_take_add_set_and_remove() {
+    let mut server = Klaxond::builder()
+        .config("[[httppost]]\nendpoint = \"ops\"\nurl = \"http://127.0.0.1:9/ops\"\n")
+        .start();
+    let (status, section) = body(server.get("/kapacitor/v1/config/httppost"));
+    assert_eq!(status, 200, "{section}");
+    let hrefs: Vec<&str> = section["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["link"]["href"].as_str().unwrap())
+        .collect();
+    assert_eq!(hrefs, ["/kapacitor/v1/config/httppost/ops"]);
+    assert_eq!(section["elements"][0]["redacted"], json!(["basic-auth"]));
+    assert_eq!(section["elements"][0]["options"]["basic-auth"], false);
+
+    let post = |path: &str, body: &str| server.send("POST", path, body);
+    let added = post(
+        "/kapacitor/v1/config/httppost/",
+        r#"{"add": {"endpoint": "pager", "url": "http://127.0.0.1:9/pager"}}"#,
+    );
+    assert_eq!(added.status(), 204);
+    let changed = post(
+        "/kapacitor/v1/config/httppost/pager",
+        r#"{"set": {"url": "http://127.0.0.1:9/paging"}}"#,
+    );
+    assert_eq!(changed.status(), 204);
+    let (status, element) = body(server.get("/kapacitor/v1/config/httppost/pager"));
+    assert_eq!(
+        (status, &element["options"]["url"]),
+        (200, &json!("http://127.0.0.1:9/paging"))
+    );
+
+    for (path, request, expected) in [
+        (
+            "/kapacitor/v1/config/httppost/",
+            r#"{"set": {"url": "x"}}"#,
+            "element not specified for list section httppost",
+        ),
+        (
+            "/kapacitor/v1/config/httppost/nope",
+            r#"{"set": {"url": "x"}}"#,
+            "section httppost has no element \"nope\"",
+        ),
+        (
+            "/kapacitor/v1/config/httppost/",
+            r#"{"add": {"url": "x"}}"#,
+            "the element to add to httppost needs its endpoint",
+        ),
+        (
+            "/kapacitor/v1/config/httppost/",
+            r#"{"add": {"endpoint": "ops"}}"#,
+            "section httppost already has an element \"ops\"",
+        ),
+        (
+            "/kapacitor/v1/config/httppost/pager",
+            r#"{"set": {"url": "not a url"}}"#,
+            "url \"not a url\" has no scheme",
+        ),
+    ] {
+        let (status, err) = body(post(path, request));
+        assert_eq!(status, 400, "{path} {request}: {err}");
+        let message = err["error"].as_str().unwrap();
+        assert!(message.contains(expected), "{path} {request}: {message}");
+    }
+
+    let removed = post("/kapacitor/v1/config/httppost/", r#"{"remove": ["ops"]}"#);
+    assert_eq!(removed.status(), 204);
+    server.kill();
+    server.restart();
+    let (_, section) = body(server.get("/kapacitor/v1/config/httppost"));
+    let names: Vec<&str> = section["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["options"]["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pager"], "{section}");
 }

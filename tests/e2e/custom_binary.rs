@@ -58,13 +58,22 @@ fn the_server_reports_only_tcp_at_startup_and_in_service_tests() {
     );
 }
 
+/// The alert node's own properties, as an unknown property's error lists them.
+const ALERT_PROPERTIES: &str = ".all(), .category(), .crit(), .critReset(), .details(), \
+     .durationField(), .flapping(), .history(), .id(), .idField(), .idTag(), .info(), .infoReset(), \
+     .inhibit(), .levelField(), .levelTag(), .message(), .messageField(), .noRecoveries(), .quiet(), \
+     .stateChangesOnly(), .topic(), .warn(), .warnReset()";
+
 #[test]
 fn a_task_naming_a_handler_this_server_lacks_is_refused_with_its_position() {
     let server = Klaxond::builder().binary(tcp_only_bin()).start();
     // `.exec` starts at line 6, column 4.
     let script = "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .crit(lambda: TRUE)\n   .exec('/bin/true')\n";
-    let expected =
-        "invalid TICKscript: line 6, column 4: no handler \"exec\" in this server; it has: tcp";
+    let expected = format!(
+        "invalid TICKscript: line 6, column 4: |alert() has no property .exec(); it has: {}; and \
+         the handlers of this server: .tcp()",
+        ALERT_PROPERTIES
+    );
 
     let body = serde_json::json!({"id": "run_it", "type": "stream", "script": script});
     let response = server.send("POST", "/kapacitor/v1/tasks", &body.to_string());
@@ -75,9 +84,12 @@ fn a_task_naming_a_handler_this_server_lacks_is_refused_with_its_position() {
     std::fs::write(server.dir().join("run_it.tick"), script).expect("write the TICKscript");
     let output = server.cli(&["define", "run_it", "-tick", "run_it.tick"]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
+    // The CLI shows where in the file, as rustc does.
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        format!("Error: {expected}\n")
+        format!(
+            "Error: {expected}\n --> run_it.tick:6:4\n  |\n6 |    .exec('/bin/true')\n  |    ^\n"
+        )
     );
     let list: serde_json::Value = server.get("/kapacitor/v1/tasks").json().expect("JSON");
     assert_eq!(list["tasks"], serde_json::json!([]), "nothing was defined");

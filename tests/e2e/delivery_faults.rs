@@ -273,7 +273,7 @@ fn a_hung_exec_is_killed_at_its_timeout_and_blocks_nothing_meanwhile() {
 fn a_full_queue_in_block_mode_refuses_writes_with_503_and_drops_nothing() {
     let server = Klaxond::builder()
         .config(
-            "[alert]\ntopic-buffer-length = 1\nqueue-full = \"block\"\nqueue-full-wait = \"200ms\"\n",
+            "[alert]\ntopic-buffer-length = 1\nqueue-full = \"block\"\nqueue-full-wait = \"200ms\"\ndurable-delivery = false\n",
         )
         .start();
     let out = server.dir().join("slow.json");
@@ -381,7 +381,9 @@ fn sigterm_delivers_what_is_queued_and_refuses_writes_meanwhile() {
 #[test]
 fn sigterm_past_the_shutdown_timeout_logs_every_undelivered_event() {
     let mut server = Klaxond::builder()
-        .config("[alert]\ntest-events = true\nshutdown-timeout = \"1s\"\n")
+        .config(
+            "[alert]\ntest-events = true\nshutdown-timeout = \"1s\"\ndurable-delivery = false\n",
+        )
         .start();
     let out = server.dir().join("never.json");
     let pid_file = hang_next_call(&out);
@@ -425,6 +427,10 @@ fn specs_tasks_and_non_ok_states_survive_sigkill() {
         204
     );
     assert_eq!(sink.next_json()["id"], "a");
+    // Delivered and out of the outbox: a kill before that would (rightly) redeliver it.
+    klaxon_e2e::wait_for("the outbox to be empty", || {
+        server.metrics().value("klaxon_outbox_entries", &[]) == 0.0
+    });
     server.kill();
     server.restart();
 
@@ -510,11 +516,13 @@ fn metrics_parse_as_prometheus_text_and_count_what_was_sent() {
         2.0
     );
     assert_eq!(metrics.value("klaxon_queue_depth", &handler), 0.0);
-    let build = metrics.value("klaxon_build_info", &[("handlers", "exec, foo, tcp")]);
+    let kinds = klaxon_e2e::bundled_kinds().join(", ");
+    let build = metrics.value("klaxon_build_info", &[("handlers", &kinds)]);
     assert_eq!(build, 1.0);
 
     // Prometheus itself asks for OpenMetrics.
-    let openmetrics = reqwest::blocking::Client::new()
+    let openmetrics = klaxon_e2e::http_client()
+        .clone()
         .get(format!("{}/metrics", server.url()))
         .header("accept", "application/openmetrics-text;version=1.0.0")
         .send()

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use klaxon_e2e::{Klaxond, run_klaxond};
+use klaxon_e2e::{Klaxond, TcpSink, run_klaxond, wait_for};
 use serde_json::{Value, json};
 
 /// Tight limits, so each one can be reached with small requests.
@@ -229,9 +229,64 @@ fn out_of_range_limits_refuse_to_start_naming_the_key() {
         "max-handler-spec-size = 1048576",
         "max-tasks = 10000",
         "max-topic-handlers = 10000",
+        "max-series = 1000000",
     ] {
         assert!(text.contains(key), "{key} missing from:\n{text}");
     }
+}
+
+#[test]
+fn past_max_series_new_series_are_dropped_counted_and_logged_and_held_ones_go_on() {
+    let mut server = Klaxond::builder()
+        .config("[limits]\nmax-series = 2\n")
+        .start();
+    let sink = TcpSink::start();
+    let script = format!(
+        "stream\n  |from()\n    .measurement('cpu')\n    .groupBy('host')\n  |alert()\n    .crit(lambda: \"usage\" > 90)\n    .tcp('{}')\n",
+        sink.address()
+    );
+    let (status, body) = server.define_task("cpu", &script, &[]);
+    assert_eq!(status, 200, "{body}");
+    let write = |server: &Klaxond, lines: &str| {
+        let response = server.send("POST", "/write?db=telegraf&precision=s", lines);
+        assert_eq!(response.status(), 204);
+    };
+    write(
+        &server,
+        "cpu,host=a usage=95 1\ncpu,host=b usage=95 1\ncpu,host=c usage=95 1\ncpu,host=d usage=95 1\n",
+    );
+    let hosts: Vec<String> = (0..2)
+        .map(|_| sink.next_json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(hosts, ["cpu:host=a", "cpu:host=b"]);
+    let metrics = server.metrics();
+    assert_eq!(
+        metrics.value("klaxon_task_series_dropped_total", &[("task", "cpu")]),
+        2.0
+    );
+    assert_eq!(
+        metrics.value("klaxon_task_errors_total", &[("task", "cpu")]),
+        0.0
+    );
+    let line = server.wait_for_log("point of a new series dropped");
+    assert!(
+        line.contains("task=cpu")
+            && line.contains("node=alert2")
+            && line.contains("series=\"host=c\""),
+        "{line}"
+    );
+    // What the node holds goes on: a recovers, and its OK is delivered.
+    write(&server, "cpu,host=a usage=10 2\n");
+    let event = sink.next_json();
+    assert_eq!(
+        (event["id"].as_str(), event["level"].as_str()),
+        (Some("cpu:host=a"), Some("OK"))
+    );
+    // The node's working cardinality is the limit.
+    wait_for("the task's stats", || {
+        let task: Value = server.get("/kapacitor/v1/tasks/cpu").json().unwrap();
+        task["stats"]["node-stats"]["alert2"]["working_cardinality"] == 2
+    });
 }
 
 /// The resident set of process `pid`, in kB.
@@ -281,7 +336,7 @@ fn a_gigabyte_chunked_body_is_cut_at_the_limit_without_the_server_growing() {
     let mut writer = stream;
     writer
         .write_all(
-            b"POST /write?db=d HTTP/1.1\r\nHost: klaxon\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST /write?db=d HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
         )
         .unwrap();
     // 1 GiB of valid line protocol in 1 MiB chunks, made once and sent again and again: the

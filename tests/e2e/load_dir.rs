@@ -11,7 +11,12 @@ fn handler_files_load_at_every_start_and_bad_ones_are_reported_by_name() {
     let load = tempfile::tempdir().unwrap();
     let handlers = load.path().join("handlers");
     std::fs::create_dir_all(&handlers).unwrap();
-    std::fs::write(handlers.join("exec_cpu_handler.yaml"), EXEC_CPU_HANDLER).unwrap();
+    // The program moved to one that exists everywhere: an absent one is refused.
+    std::fs::write(
+        handlers.join("exec_cpu_handler.yaml"),
+        EXEC_CPU_HANDLER.replace("/usr/bin/python", "/bin/sh"),
+    )
+    .unwrap();
     std::fs::write(handlers.join("tcp_cpu_handler.yml"), TCP_CPU_HANDLER).unwrap();
     std::fs::write(
         handlers.join("mem.json"),
@@ -24,8 +29,8 @@ fn handler_files_load_at_every_start_and_bad_ones_are_reported_by_name() {
     )
     .unwrap();
     std::fs::write(
-        handlers.join("slack.yaml"),
-        "id: s\ntopic: cpu\nkind: slack\n",
+        handlers.join("zabbix.yaml"),
+        "id: s\ntopic: cpu\nkind: zabbix\n",
     )
     .unwrap();
     std::fs::write(handlers.join("notes.txt"), "not a handler").unwrap();
@@ -52,8 +57,8 @@ fn handler_files_load_at_every_start_and_bad_ones_are_reported_by_name() {
     assert_eq!(ids(&server, "mem"), ["mem"]);
     let broken = server.wait_for_log("broken.yaml");
     assert!(broken.contains("line 3, column"), "{broken}");
-    let slack = server.wait_for_log("slack.yaml");
-    assert!(slack.contains("unsupported action kind"), "{slack}");
+    let zabbix = server.wait_for_log("zabbix.yaml");
+    assert!(zabbix.contains("unsupported action kind"), "{zabbix}");
     server.wait_for_log("loaded=3 failed=2");
 
     // A changed file replaces the handler at the next start; loading again is idempotent.

@@ -1,3 +1,5 @@
+//! The ping route, the 404 answer and SIGTERM, against a real klaxond.
+
 use klaxon_e2e::Klaxond;
 
 #[test]

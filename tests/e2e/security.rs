@@ -200,17 +200,25 @@ fn disabled_exec_refuses_inline_tickscript_and_handler_definitions() {
         );
 
         // A kind this binary never had is still unknown, not disabled.
-        let spec = json!({"id": "s", "kind": "slack", "options": {}});
+        let spec = json!({"id": "s", "kind": "zabbix", "options": {}});
         let response = server.send(
             "POST",
             "/kapacitor/v1/alerts/topics/cpu/handlers",
             &spec.to_string(),
         );
         let body: Value = response.json().unwrap();
+        let mut kinds: Vec<String> = klaxon_e2e::bundled_kinds()
+            .into_iter()
+            .filter(|k| k != "exec" && k != "foo")
+            .chain(["aggregate".to_owned(), "publish".to_owned()])
+            .collect();
+        kinds.sort();
         assert_eq!(
             body["error"],
-            "failed to create handler: unsupported action kind \"slack\"; this server has: \
-             aggregate, publish, tcp",
+            format!(
+                "failed to create handler: unsupported action kind \"zabbix\"; this server has: {}",
+                kinds.join(", ")
+            ),
             "{body}"
         );
         let handlers: Value = server
@@ -296,7 +304,7 @@ enum As {
 }
 
 fn request(server: &Klaxond, who: As, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let client = reqwest::blocking::Client::new();
+    let client = klaxon_e2e::http_client().clone();
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = client
         .request(method, format!("{}{path}", server.url()))
@@ -407,7 +415,8 @@ fn missing_or_wrong_credentials_get_401_and_ping_stays_open() {
             "401 lacks {header}"
         );
     }
-    let forbidden = reqwest::blocking::Client::new()
+    let forbidden = klaxon_e2e::http_client()
+        .clone()
         .post(format!("{}/kapacitor/v1/tasks", server.url()))
         .basic_auth("reader", Some("r3ad"))
         .body("{}")

@@ -10,22 +10,22 @@ use serde_json::Value;
 const POINT: &str = "cpu,host=serverA usage_idle=5 10";
 const POINT_TIME: &str = "1970-01-01T00:00:10Z";
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// The alert JSON Kapacitor writes for `POINT` in task `task` with `message`, default ID and
 /// default details (`{{ json . }}`, HTML-escaped by html/template, then Go-escaped).
-fn expected_json(task: &str, message: &str) -> String {
+/// The alert JSON Kapacitor sends for the seed's point; `.ServerInfo` carries the server's
+/// cluster and server IDs, which `/kapacitor/v1/debug/vars` reports too.
+fn expected_json(server: &Klaxond, task: &str, message: &str) -> String {
+    let vars: serde_json::Value = server.get("/kapacitor/v1/debug/vars").json().unwrap();
+    let (cluster, id) = (&vars["cluster_id"], &vars["server_id"]);
+    let (cluster, id) = (cluster.as_str().unwrap(), id.as_str().unwrap());
+    assert_eq!((cluster.len(), id.len()), (36, 36), "{vars}");
     let details = format!(
         "{{&#34;Name&#34;:&#34;cpu&#34;,&#34;TaskName&#34;:&#34;{task}&#34;,&#34;Group&#34;:&#34;nil&#34;,\
          &#34;Tags&#34;:{{&#34;host&#34;:&#34;serverA&#34;}},&#34;ServerInfo&#34;:{{&#34;Hostname&#34;:&#34;{host}&#34;,\
-         &#34;ClusterID&#34;:&#34;&#34;,&#34;ServerID&#34;:&#34;&#34;}},&#34;ID&#34;:&#34;cpu:nil&#34;,\
+         &#34;ClusterID&#34;:&#34;{cluster}&#34;,&#34;ServerID&#34;:&#34;{id}&#34;}},&#34;ID&#34;:&#34;cpu:nil&#34;,\
          &#34;Fields&#34;:{{&#34;usage_idle&#34;:5}},&#34;Level&#34;:&#34;CRITICAL&#34;,&#34;Time&#34;:&#34;{POINT_TIME}&#34;,\
          &#34;Duration&#34;:0,&#34;Message&#34;:&#34;{message}&#34;}}\\n",
-        host = hostname()
+        host = klaxon_e2e::hostname()
     )
     .replace('&', "\\u0026");
     format!(
@@ -34,18 +34,6 @@ fn expected_json(task: &str, message: &str) -> String {
          \"columns\":[\"time\",\"usage_idle\"],\"values\":[[\"{POINT_TIME}\",5]]}}]}},\"previousLevel\":\"OK\",\
          \"recoverable\":true}}\n"
     )
-}
-
-fn write_file(server: &Klaxond, name: &str, text: &str) -> PathBuf {
-    let path = server.dir().join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cli_ok(server: &Klaxond, args: &[&str]) -> String {
-    let output = server.cli(args);
-    assert!(output.status.success(), "klaxon {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap()
 }
 
 fn write(server: &Klaxond, query: &str, body: &str) -> (u16, String) {
@@ -78,16 +66,11 @@ fn seed_exec_cpu_alert_runs_the_program_with_the_alert_on_stdin() {
         "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .crit(lambda: \"usage_idle\" < 10)\n    .exec('{}', 'sound-the-alarm.py')\n",
         script.display()
     );
-    write_file(&server, "exec-cpu-alert.tick", &tick);
-    cli_ok(
-        &server,
-        &["define", "exec_cpu_alert", "-tick", "exec-cpu-alert.tick"],
-    );
-    cli_ok(&server, &["enable", "exec_cpu_alert"]);
+    server.define_task_from_file("exec_cpu_alert", "exec-cpu-alert.tick", &tick);
     write_ok(&server, POINT);
     assert_eq!(
         read_when_complete(&out),
-        expected_json("exec_cpu_alert", "cpu:nil is CRITICAL")
+        expected_json(&server, "exec_cpu_alert", "cpu:nil is CRITICAL")
     );
 }
 
@@ -98,21 +81,18 @@ const CPU_ALERT_TICK: &str = "stream\n  |from()\n    .measurement('cpu')\n  |ale
 fn seed_cpu_alert_with_exec_cpu_handler_yaml() {
     let server = Klaxond::start();
     let (script, out) = stdin_recorder(server.dir());
-    write_file(&server, "cpu_alert.tick", CPU_ALERT_TICK);
-    cli_ok(&server, &["define", "cpu_alert", "-tick", "cpu_alert.tick"]);
-    cli_ok(&server, &["enable", "cpu_alert"]);
+    server.define_task_from_file("cpu_alert", "cpu_alert.tick", CPU_ALERT_TICK);
     let yaml = format!(
         "id: exec-cpu-alert\ntopic: cpu\nkind: exec\noptions:\n  prog: '{}'\n  args: \n    - 'sound-the-alarm.py'\n",
         script.display()
     );
-    write_file(&server, "exec_cpu_handler.yaml", &yaml);
-    cli_ok(&server, &["define-topic-handler", "exec_cpu_handler.yaml"]);
+    server.define_handler_from_file("exec_cpu_handler.yaml", &yaml);
     write_ok(&server, POINT);
     assert_eq!(
         read_when_complete(&out),
-        expected_json("cpu_alert", "Hey, check your CPU")
+        expected_json(&server, "cpu_alert", "Hey, check your CPU")
     );
-    let list = cli_ok(&server, &["list", "tasks"]);
+    let list = server.cli_ok(&["list", "tasks"]);
     assert_eq!(
         list,
         "ID        Type      Status    Executing Databases and Retention Policies\n\
@@ -129,36 +109,31 @@ fn seed_tcp_examples_send_json_and_an_empty_line() {
         "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .crit(lambda: \"usage_idle\" < 10)\n    .message('Hey, check your CPU')\n    .tcp('{}')\n",
         sink.address()
     );
-    write_file(&server, "tcp-cpu-alert.tick", &tick);
-    cli_ok(
-        &server,
-        &["define", "tcp_cpu_alert", "-tick", "tcp-cpu-alert.tick"],
-    );
-    cli_ok(&server, &["enable", "tcp_cpu_alert"]);
+    server.define_task_from_file("tcp_cpu_alert", "tcp-cpu-alert.tick", &tick);
     write_ok(&server, POINT);
     assert_eq!(
         sink.next(),
         format!(
             "{}\n",
-            expected_json("tcp_cpu_alert", "Hey, check your CPU")
+            expected_json(&server, "tcp_cpu_alert", "Hey, check your CPU")
         )
     );
-    cli_ok(&server, &["delete", "tasks", "tcp_cpu_alert"]);
+    server.cli_ok(&["delete", "tasks", "tcp_cpu_alert"]);
 
     let topic_sink = TcpSink::start();
-    write_file(&server, "cpu_alert.tick", CPU_ALERT_TICK);
-    cli_ok(&server, &["define", "cpu_alert", "-tick", "cpu_alert.tick"]);
-    cli_ok(&server, &["enable", "cpu_alert"]);
+    server.define_task_from_file("cpu_alert", "cpu_alert.tick", CPU_ALERT_TICK);
     let yaml = format!(
         "id: tcp-cpu-alert\ntopic: cpu\nkind: tcp\noptions:\n  address: {}\n",
         topic_sink.address()
     );
-    write_file(&server, "tcp_cpu_handler.yaml", &yaml);
-    cli_ok(&server, &["define-topic-handler", "tcp_cpu_handler.yaml"]);
+    server.define_handler_from_file("tcp_cpu_handler.yaml", &yaml);
     write_ok(&server, POINT);
     assert_eq!(
         topic_sink.next(),
-        format!("{}\n", expected_json("cpu_alert", "Hey, check your CPU"))
+        format!(
+            "{}\n",
+            expected_json(&server, "cpu_alert", "Hey, check your CPU")
+        )
     );
 }
 
@@ -176,11 +151,8 @@ fn foo_from_tickscript_and_from_a_handler_file() {
         ))
         .start();
     let tick = "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .crit(lambda: \"usage_idle\" < 10)\n    .message('Hey, check your CPU')\n    .foo()\n    .room('alerts')\n    .topic('cpu')\n";
-    write_file(&server, "foo.tick", tick);
-    cli_ok(&server, &["define", "foo_alert", "-tick", "foo.tick"]);
-    cli_ok(&server, &["enable", "foo_alert"]);
-    write_file(&server, "foo.yaml", "id: foo-cpu\ntopic: cpu\nkind: foo\n");
-    cli_ok(&server, &["define-topic-handler", "foo.yaml"]);
+    server.define_task_from_file("foo_alert", "foo.tick", tick);
+    server.define_handler_from_file("foo.yaml", "id: foo-cpu\ntopic: cpu\nkind: foo\n");
     write_ok(&server, POINT);
     wait_for("two Foo messages", || foo.messages().len() == 2);
     let mut got: Vec<String> = foo.messages().iter().map(ToString::to_string).collect();
@@ -212,7 +184,8 @@ fn bad_writes_are_refused_with_the_reason() {
         (status, text.as_str()),
         (400, "invalid precision \"d\"; use n, u, ms, s, m or h\n")
     );
-    let response = reqwest::blocking::Client::new()
+    let response = klaxon_e2e::http_client()
+        .clone()
         .post(format!("{}/kapacitor/v1/write?db=x", server.url()))
         .header("Content-Encoding", "gzip")
         .body("not gzip")
@@ -269,8 +242,8 @@ fn invalid_tickscript_is_a_400_with_line_and_column() {
             "invalid TICKscript: line 1, column 7: unknown node |nosuch()",
         ),
         (
-            "stream|from()|alert().pagerduty2()",
-            "invalid TICKscript: line 1, column 22: no handler \"pagerduty2\" in this server; it has: exec, foo, tcp",
+            "stream|from()|alert().zabbix()",
+            "invalid TICKscript: line 1, column 22: |alert() has no property .zabbix(); it has: ",
         ),
         (
             "stream|from()|alert().exec('')",
@@ -314,7 +287,10 @@ fn tasks_api_shapes_and_dbrp_routing() {
     assert_eq!(task["executing"], true);
     assert_eq!(task["type"], "stream");
     assert!(
-        task["dot"].as_str().unwrap().contains("from1 -> alert2;"),
+        task["dot"]
+            .as_str()
+            .unwrap()
+            .contains("from1 -> alert2 [processed=\"0\"];"),
         "{task}"
     );
     // Another database is not routed to the task; its own is.
@@ -381,6 +357,10 @@ fn alert_state_and_tasks_survive_sigkill() {
     );
     write_ok(&server, "cpu,host=serverA usage_idle=5 0");
     assert_eq!(sink.next_json()["level"], "CRITICAL");
+    // Delivered and out of the outbox: a kill before that would (rightly) redeliver it.
+    klaxon_e2e::wait_for("the outbox to be empty", || {
+        server.metrics().value("klaxon_outbox_entries", &[]) == 0.0
+    });
 
     server.kill();
     server.restart();
@@ -403,4 +383,33 @@ fn alert_state_and_tasks_survive_sigkill() {
     assert_eq!(recovery["level"], "OK");
     assert_eq!(recovery["duration"], 5_000_000_000i64);
     assert_eq!(recovery["previousLevel"], "CRITICAL");
+}
+
+#[test]
+fn hipchat_is_refused_as_retired_in_a_tickscript_and_a_handler_file() {
+    let server = Klaxond::start();
+    let (status, body) = define_status(
+        &server,
+        "hipchat",
+        "stream|from()|alert().crit(lambda: TRUE).hipChat().room('ops')",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string().contains(
+            "line 1, column 41: |alert() property .hipChat() is a retired Kapacitor handler: \
+             HipChat was shut down by Atlassian in 2019"
+        ),
+        "{body}"
+    );
+    let response = server.send(
+        "POST",
+        "/kapacitor/v1/alerts/topics/ops/handlers",
+        r#"{"id":"chat","kind":"hipchat","options":{"room":"ops"}}"#,
+    );
+    assert_ne!(response.status(), 200);
+    let text = response.text().unwrap();
+    assert!(
+        text.contains("handler kind \\\"hipchat\\\" is retired: HipChat was shut down"),
+        "{text}"
+    );
 }

@@ -72,9 +72,9 @@ fn handler_crud_answers_with_kapacitors_shapes_and_status_codes() {
             "failed to create handler: cannot register handler, handler with ID \"myhandler\" already exists",
         ),
         (
-            r#"{"id":"x","kind":"slack"}"#,
+            r#"{"id":"x","kind":"zabbix"}"#,
             500,
-            "failed to create handler: unsupported action kind \"slack\"; this server has: aggregate, exec, foo, publish, tcp",
+            "failed to create handler: unsupported action kind \"zabbix\"; this server has: aggregate, alerta, ",
         ),
         (
             r#"{"id":"x","kind":"tcp","options":{"foo":1}}"#,

@@ -191,8 +191,8 @@ fn window_count_alert_augmented_through_http_out() {
     assert_eq!(no_task.status().as_u16(), 404);
 }
 
-/// The examples of docs/tickscript.md's window, aggregate, batch alert, httpOut, deadman and
-/// stats sections, as written.
+/// The examples of docs/tickscript.md's window, aggregate, batch alert, httpOut, httpPost,
+/// deadman, stats and barrier sections, as written.
 fn doc_examples() -> Vec<String> {
     let docs =
         std::fs::read_to_string(klaxon_e2e::workspace_root().join("docs/tickscript.md")).unwrap();
@@ -215,7 +215,7 @@ fn doc_examples() -> Vec<String> {
 fn doc_examples_run() {
     let server = Klaxond::start();
     let examples = doc_examples();
-    assert_eq!(examples.len(), 5, "{examples:#?}");
+    assert_eq!(examples.len(), 7, "{examples:#?}");
     for (i, script) in examples.iter().enumerate() {
         let body = serde_json::json!({
             "id": format!("doc{i}"),
@@ -256,7 +256,8 @@ fn doc_examples_run() {
     });
     assert_eq!(
         text,
-        r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","max"],"values":[["1970-01-01T00:02:00Z",7]]}]}"#
+        // A selector keeps the selected point's other fields, as Kapacitor's simple selectors do.
+        r#"{"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","max","usage_idle"],"values":[["1970-01-01T00:02:00Z",7,50]]}]}"#
     );
 }
 

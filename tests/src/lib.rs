@@ -8,6 +8,8 @@
 //! assert_eq!(response.status(), 204);
 //! ```
 
+pub mod influxd;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -162,6 +164,7 @@ impl KlaxondBuilder {
             builder,
             child: None,
             addr: None,
+            https: false,
             log: Arc::new((Mutex::new(String::new()), Condvar::new())),
         };
         server.spawn();
@@ -198,6 +201,8 @@ pub struct Klaxond {
     builder: KlaxondBuilder,
     child: Option<Child>,
     addr: Option<SocketAddr>,
+    /// Whether it serves HTTPS (`[http] https-enabled`), as its listening line says.
+    https: bool,
     log: SharedLog,
 }
 
@@ -240,9 +245,12 @@ impl Klaxond {
         });
         self.child = Some(child);
         let start_of_run = self.log_text().len();
-        let addr = self.wait_for_log_from(start_of_run, "klaxon listening", listening_address);
+        let (addr, https) = self.wait_for_log_from(start_of_run, "klaxon listening", |line| {
+            Some((listening_address(line)?, line.contains("scheme=https")))
+        });
         self.addr = Some(addr);
-        let client = reqwest::blocking::Client::new();
+        self.https = https;
+        let client = self.client();
         let ping = format!("{}/kapacitor/v1/ping", self.url());
         wait_for("klaxond to answer ping", || {
             client.get(&ping).send().is_ok_and(|r| r.status() == 204)
@@ -300,6 +308,12 @@ impl Klaxond {
         self.wait_for_log_from(0, needle, |line| Some(line.to_owned()))
     }
 
+    /// Waits until the log, after its first `from` bytes (a [`Klaxond::log_text`] length
+    /// taken earlier, such as before a restart), has a line containing `needle`.
+    pub fn wait_for_log_after(&mut self, from: usize, needle: &str) -> String {
+        self.wait_for_log_from(from, needle, |line| Some(line.to_owned()))
+    }
+
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
         self.addr.expect("server started")
@@ -307,7 +321,23 @@ impl Klaxond {
 
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr())
+    }
+
+    /// The client for this server's own requests: [`http_client`], or for an HTTPS server one
+    /// that does not verify its certificate (tests of verification use their own clients).
+    fn client(&self) -> &'static reqwest::blocking::Client {
+        static UNVERIFIED: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+        if !self.https {
+            return http_client();
+        }
+        UNVERIFIED.get_or_init(|| {
+            client_builder()
+                .danger_accept_invalid_certs(true)
+                .build()
+                .expect("http client")
+        })
     }
 
     /// The temporary directory holding the config and data dir.
@@ -322,7 +352,7 @@ impl Klaxond {
 
     /// A blocking GET of `path` on this server.
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {
-        http_client()
+        self.client()
             .get(format!("{}{path}", self.url()))
             .send()
             .expect("GET")
@@ -331,7 +361,7 @@ impl Klaxond {
     /// A blocking request with a JSON (or any text) body.
     pub fn send(&self, method: &str, path: &str, body: &str) -> reqwest::blocking::Response {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        http_client()
+        self.client()
             .request(method, format!("{}{path}", self.url()))
             .body(body.to_owned())
             .send()
@@ -387,6 +417,92 @@ impl Klaxond {
             .current_dir(self.dir.path())
             .output()
             .expect("run klaxon")
+    }
+
+    /// Runs the `klaxon` CLI against this server and returns what it printed.
+    ///
+    /// # Panics
+    ///
+    /// Unless the command succeeds, with its output.
+    ///
+    /// ```no_run
+    /// let server = klaxon_e2e::Klaxond::start();
+    /// assert!(server.cli_ok(&["list", "tasks"]).starts_with("ID"));
+    /// ```
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(output.status.success(), "klaxon {args:?}: {output:?}");
+        String::from_utf8(output.stdout).expect("the CLI prints UTF-8")
+    }
+
+    /// Runs the `klaxon` CLI, checks that it exited with `code` (3: a service test failed) and
+    /// returns what it printed on stdout.
+    ///
+    /// # Panics
+    ///
+    /// When the CLI exits with another code or prints something that is not UTF-8.
+    pub fn cli_exits(&self, args: &[&str], code: i32) -> String {
+        let output = self.cli(args);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "klaxon {args:?}: {output:?}"
+        );
+        String::from_utf8(output.stdout).expect("the CLI prints UTF-8")
+    }
+
+    /// Writes `text` to the file `name` in the server's directory, where [`Klaxond::cli`] runs,
+    /// and returns its path.
+    ///
+    /// ```no_run
+    /// let server = klaxon_e2e::Klaxond::start();
+    /// let path = server.write_file("cpu.yaml", "id: cpu\ntopic: cpu\nkind: log\n");
+    /// assert!(path.starts_with(server.dir()));
+    /// ```
+    pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir().join(name);
+        std::fs::write(&path, text).expect("write a file in the server's directory");
+        path
+    }
+
+    /// Defines and enables the task `id` from a TICKscript file, as a user does: writes `tick`
+    /// to `file`, then `klaxon define <id> -tick <file>` and `klaxon enable <id>`.
+    ///
+    /// ```no_run
+    /// let server = klaxon_e2e::Klaxond::start();
+    /// let tick = "stream\n  |from()\n    .measurement('cpu')\n  |alert()\n    .crit(lambda: \"usage_idle\" < 10)\n    .topic('cpu')\n";
+    /// server.define_task_from_file("cpu_alert", "cpu_alert.tick", tick);
+    /// ```
+    pub fn define_task_from_file(&self, id: &str, file: &str, tick: &str) {
+        self.write_file(file, tick);
+        self.cli_ok(&["define", id, "-tick", file]);
+        self.cli_ok(&["enable", id]);
+    }
+
+    /// Defines a topic handler from a handler file, as a user does: writes `yaml` to `file`,
+    /// then `klaxon define-topic-handler <file>`.
+    ///
+    /// ```no_run
+    /// let server = klaxon_e2e::Klaxond::start();
+    /// server.define_handler_from_file("log.yaml", "id: log-cpu\ntopic: cpu\nkind: log\noptions:\n  path: /tmp/cpu.log\n");
+    /// ```
+    pub fn define_handler_from_file(&self, file: &str, yaml: &str) {
+        self.write_file(file, yaml);
+        self.cli_ok(&["define-topic-handler", file]);
+    }
+
+    /// Asserts that `klaxon service-tests <test>` passes: the CLI's table of one row saying
+    /// `true`, without a message.
+    ///
+    /// ```no_run
+    /// let server = klaxon_e2e::Klaxond::start();
+    /// server.assert_service_test_passes("log");
+    /// ```
+    pub fn assert_service_test_passes(&self, test: &str) {
+        assert_eq!(
+            self.cli_ok(&["service-tests", test]),
+            format!("Service             Success   Message\n{test:<20}true      \n")
+        );
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -465,14 +581,85 @@ impl Drop for Klaxond {
     }
 }
 
-fn http_client() -> &'static reqwest::blocking::Client {
+/// This host's name, as klaxond reports it (`.ServerInfo.Hostname` in templates, and the host of
+/// the API URL that services send); empty when the system does not say.
+///
+/// ```no_run
+/// let server = klaxon_e2e::Klaxond::start();
+/// let api = format!("http://{}:{}/kapacitor/v1", klaxon_e2e::hostname(), server.addr().port());
+/// ```
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The handler crates klaxond bundles, read from its manifest (`crates/klaxond/Cargo.toml`), as
+/// (kind, section) pairs from each crate's `const KIND` and `const SECTION`, sorted by kind: what
+/// the stock binary must report. Read rather than listed here, so that `cargo xtask new-handler`
+/// needs no edit outside the new crate.
+pub fn bundled_handlers() -> Vec<(String, String)> {
+    let root = workspace_root();
+    let manifest = std::fs::read_to_string(root.join("crates/klaxond/Cargo.toml"))
+        .expect("read klaxond's manifest");
+    let mut handlers = Vec::new();
+    for line in manifest.lines() {
+        let Some((_, path)) = line.split_once("path = \"../handlers/") else {
+            continue;
+        };
+        let dir = root
+            .join("crates/handlers")
+            .join(path.split('"').next().unwrap_or_default());
+        let mut kind = None;
+        let mut section = None;
+        for file in std::fs::read_dir(dir.join("src")).expect("read a handler crate") {
+            let text = std::fs::read_to_string(file.expect("an entry").path()).unwrap_or_default();
+            for line in text.lines().map(str::trim) {
+                let constant = |name: &str| {
+                    line.strip_prefix(&format!("const {name}: &'static str = \""))
+                        .and_then(|rest| rest.split('"').next())
+                        .map(str::to_owned)
+                };
+                kind = kind.or_else(|| constant("KIND"));
+                section = section.or_else(|| constant("SECTION"));
+            }
+        }
+        let kind = kind.unwrap_or_else(|| panic!("no const KIND in {}", dir.display()));
+        let section = section.unwrap_or_else(|| kind.clone());
+        handlers.push((kind, section));
+    }
+    handlers.sort();
+    handlers
+}
+
+/// The kinds of [`bundled_handlers`], sorted.
+pub fn bundled_kinds() -> Vec<String> {
+    bundled_handlers()
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect()
+}
+
+/// The configuration sections (and service-test names) of [`bundled_handlers`], sorted.
+pub fn bundled_sections() -> Vec<String> {
+    let mut sections: Vec<String> = bundled_handlers().into_iter().map(|(_, s)| s).collect();
+    sections.sort();
+    sections
+}
+
+/// The tests' HTTP client, with [`DEADLINE`] as its timeout: use it (or [`client_builder`])
+/// rather than a `reqwest` client of your own, which would find no TLS crypto provider.
+pub fn http_client() -> &'static reqwest::blocking::Client {
     static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::blocking::Client::builder()
-            .timeout(DEADLINE)
-            .build()
-            .expect("http client")
-    })
+    CLIENT.get_or_init(|| client_builder().build().expect("http client"))
+}
+
+/// A builder for an HTTP client of the tests' own (with [`DEADLINE`] as its timeout), after
+/// installing the TLS crypto provider the workspace's reqwest needs.
+pub fn client_builder() -> reqwest::blocking::ClientBuilder {
+    klaxon_http::install_crypto_provider();
+    reqwest::blocking::Client::builder().timeout(DEADLINE)
 }
 
 /// Runs klaxond with arguments to completion (for `klaxond config`, bad configs...); a process
