@@ -33,7 +33,7 @@ pub mod tasks;
 
 pub use alerts::{
     AlertService, Batch, Collected, DrainReport, EngineConfig, HistoryEntry, HistoryPage,
-    HistoryQuery, QueueDepth, QueueFull, TaskHandler, TopicInfo,
+    HistoryQuery, LastState, QueueDepth, QueueFull, TaskHandler, TopicInfo,
 };
 pub use delivery::outbox::OutboxStats;
 pub use error::EngineError;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use klaxon_core::{Event, EventState, Level, Timestamp};
 
+use super::kept::Kept;
 use super::{AlertService, QueueFull};
 use crate::delivery::{Outbox, Outlet, Worker, new_key};
 use crate::store::{BatchWrite, Delivery, OutboxOp, OutboxPut};
@@ -265,12 +266,13 @@ impl AlertService {
     ) -> Result<(), StoreError> {
         let (states, kept_from) = {
             let state = self.lock();
-            let states: Vec<(String, EventState)> = batch
+            // A state without its text in memory is on disk already, newer than this batch's.
+            let states: Vec<(String, EventState, u64)> = batch
                 .touched
                 .iter()
                 .filter_map(|(topic, id)| {
                     let current = state.topics.get(topic)?.events.get(id)?;
-                    Some((topic.clone(), current.clone()))
+                    Some((topic.clone(), current.whole(id)?, current.version))
                 })
                 .collect();
             let mut kept_from: Vec<(&str, u64)> = Vec::new();
@@ -285,7 +287,7 @@ impl AlertService {
             (states, kept_from)
         };
         let write = BatchWrite {
-            states: states.iter().map(|(t, s)| (t.as_str(), s)).collect(),
+            states: states.iter().map(|(t, s, _)| (t.as_str(), s)).collect(),
             history: batch
                 .history
                 .iter()
@@ -300,7 +302,19 @@ impl AlertService {
             outbox,
             outbox_ops,
         };
-        self.inner.store.put_batch(&write)
+        self.inner.store.put_batch(&write)?;
+        // On disk now: memory drops the text of each state no newer record replaced.
+        let mut state = self.lock();
+        for (topic, written, version) in &states {
+            if let Some(kept) = state
+                .topics
+                .get_mut(topic)
+                .and_then(|t| t.events.get_mut(&written.id))
+            {
+                kept.committed(*version);
+            }
+        }
+        Ok(())
     }
 
     /// The state-keeping half of a collect, under the lock: `None` once the service is shut
@@ -317,10 +331,15 @@ impl AlertService {
         }
         let topic_id = event.topic.clone();
         let bounds = self.history_bounds();
+        state.last_version += 1;
+        let version = state.last_version;
         let topic = self.ensure_topic(&mut state, &topic_id);
         let previous = topic
             .events
-            .insert(event.state.id.clone(), event.state.clone())
+            .insert(
+                event.state.id.clone(),
+                Kept::new(event.state.clone(), version),
+            )
             .map(|s| s.level);
         let previous_level = previous.unwrap_or(Level::Ok);
         event.previous_level = previous_level;

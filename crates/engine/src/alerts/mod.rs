@@ -10,6 +10,7 @@
 mod collect;
 mod config;
 mod history;
+mod kept;
 mod silencing;
 mod specs;
 mod topics;
@@ -24,7 +25,7 @@ use tokio::sync::{Notify, watch};
 pub use collect::{Batch, Collected};
 pub use config::{EngineConfig, QueueFull};
 pub use history::{HistoryEntry, HistoryPage, HistoryQuery};
-pub use topics::{TaskHandler, TopicInfo};
+pub use topics::{LastState, TaskHandler, TopicInfo};
 pub use workers::{DrainReport, QueueDepth};
 
 use crate::delivery::Outbox;
@@ -111,6 +112,8 @@ struct State {
     /// Handler specs by topic, then ID, each with the handler it built.
     specs: BTreeMap<String, BTreeMap<String, BuiltSpec>>,
     shut_down: bool,
+    /// The version of the last event state recorded (see [`kept::Kept::version`]).
+    last_version: u64,
 }
 
 /// A weak handle the internal kinds use to collect into other topics without keeping the
@@ -176,7 +179,10 @@ impl AlertService {
         let mut state = service.lock();
         for (topic, events) in states {
             let entry = state.topics.entry(topic).or_default();
-            entry.events = events.into_iter().map(|e| (e.id.clone(), e)).collect();
+            entry.events = events
+                .iter()
+                .map(|e| (e.id.clone(), kept::Kept::stored(e)))
+                .collect();
         }
         for (topic, entries) in histories {
             let entry = state.topics.entry(topic).or_default();

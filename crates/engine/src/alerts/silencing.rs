@@ -316,7 +316,7 @@ impl AlertService {
             mut event,
             handlers_saw,
         } = held;
-        let outlets: Vec<Outlet> = {
+        let (current, outlets): (_, Vec<Outlet>) = {
             let state = self.lock();
             let Some(topic) = state.topics.get(&event.topic) else {
                 return;
@@ -324,12 +324,17 @@ impl AlertService {
             let Some(current) = topic.events.get(&event.state.id) else {
                 return;
             };
-            event.state = current.clone();
-            topic
+            let outlets = topic
                 .workers()
                 .map(crate::delivery::Worker::outlet)
-                .collect()
+                .collect();
+            (current.clone(), outlets)
         };
+        let id = std::mem::take(&mut event.state.id);
+        event.state = self
+            .whole_states(&event.topic, vec![(id, current)])
+            .pop()
+            .expect("one state in, one out");
         if event.state.level == Level::Ok && handlers_saw == Level::Ok {
             return;
         }

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use klaxon_core::{EventState, Handler, Level};
+use klaxon_core::{EventState, Handler, Level, Timestamp};
 
 use super::history::History;
+use super::kept::Kept;
 use super::{AlertService, State};
 use crate::delivery::Worker;
 use crate::{EngineError, SpecError, is_valid_topic};
@@ -21,6 +22,16 @@ pub struct TopicInfo {
     pub level: Level,
     /// Events collected since the process started.
     pub collected: u64,
+}
+
+/// What an alert node restores a group from: the last level of its event and when it was
+/// recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastState {
+    /// The level.
+    pub level: Level,
+    /// The time of the point that produced it.
+    pub time: Timestamp,
 }
 
 /// A handler a task built from an alert node's inline property (`.exec(...)`), to attach to
@@ -67,7 +78,7 @@ impl TaskHandler {
 pub(super) struct Topic {
     pub(super) collected: u64,
     /// The last state of each event ID.
-    pub(super) events: BTreeMap<String, EventState>,
+    pub(super) events: BTreeMap<String, Kept>,
     /// Workers of the topic's handler specs, by handler ID.
     pub(super) spec_workers: BTreeMap<String, Worker>,
     /// Workers of a task's inline handlers (an anonymous topic's).
@@ -120,16 +131,19 @@ impl AlertService {
 
     /// The event states of `topic` at `min_level` or above, sorted by event ID.
     pub fn events(&self, topic: &str, min_level: Level) -> Result<Vec<EventState>, EngineError> {
-        let state = self.lock();
-        let t = state
-            .topics
-            .get(topic)
-            .ok_or_else(|| EngineError::UnknownTopic(topic.to_owned()))?;
-        Ok(t.events
-            .values()
-            .filter(|s| s.level >= min_level)
-            .cloned()
-            .collect())
+        let kept: Vec<(String, Kept)> = {
+            let state = self.lock();
+            let t = state
+                .topics
+                .get(topic)
+                .ok_or_else(|| EngineError::UnknownTopic(topic.to_owned()))?;
+            t.events
+                .iter()
+                .filter(|(_, s)| s.level >= min_level)
+                .map(|(id, s)| (id.clone(), s.clone()))
+                .collect()
+        };
+        Ok(self.whole_states(topic, kept))
     }
 
     /// A page of [`AlertService::events`]: the states at `min_level` or above among the (at most)
@@ -144,37 +158,40 @@ impl AlertService {
         scan: usize,
     ) -> Result<(Vec<EventState>, Option<String>), EngineError> {
         use std::ops::Bound;
-        let state = self.lock();
-        let t = state
-            .topics
-            .get(topic)
-            .ok_or_else(|| EngineError::UnknownTopic(topic.to_owned()))?;
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut page = Vec::new();
-        let mut last = None;
-        for (id, s) in t
-            .events
-            .range::<str, _>((start, Bound::Unbounded))
-            .take(scan)
-        {
-            if s.level >= min_level {
-                page.push(s.clone());
+        let (page, next) = {
+            let state = self.lock();
+            let t = state
+                .topics
+                .get(topic)
+                .ok_or_else(|| EngineError::UnknownTopic(topic.to_owned()))?;
+            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut page = Vec::new();
+            let mut last = None;
+            for (id, s) in t
+                .events
+                .range::<str, _>((start, Bound::Unbounded))
+                .take(scan)
+            {
+                if s.level >= min_level {
+                    page.push((id.clone(), s.clone()));
+                }
+                last = Some(id);
             }
-            last = Some(id);
-        }
-        let more = last.is_some_and(|last| {
-            t.events
-                .range::<str, _>((Bound::Excluded(last.as_str()), Bound::Unbounded))
-                .next()
-                .is_some()
-        });
-        Ok((page, last.filter(|_| more).cloned()))
+            let more = last.is_some_and(|last| {
+                t.events
+                    .range::<str, _>((Bound::Excluded(last.as_str()), Bound::Unbounded))
+                    .next()
+                    .is_some()
+            });
+            (page, last.filter(|_| more).cloned())
+        };
+        Ok((self.whole_states(topic, page), next))
     }
 
     /// The state of event `id` in `topic`.
     pub fn event(&self, topic: &str, id: &str) -> Result<EventState, EngineError> {
-        let state = self.lock();
-        state
+        let kept = self
+            .lock()
             .topics
             .get(topic)
             .and_then(|t| t.events.get(id))
@@ -182,21 +199,84 @@ impl AlertService {
             .ok_or_else(|| EngineError::UnknownEvent {
                 topic: topic.to_owned(),
                 event: id.to_owned(),
-            })
+            })?;
+        let mut whole = self.whole_states(topic, vec![(id.to_owned(), kept)]);
+        Ok(whole.pop().expect("one state in, one out"))
     }
 
-    /// The last state of event `id` in `topic`: from memory when the topic is open, else from
-    /// the database (non-OK states only). An alert node restores its groups from it.
-    pub fn stored_state(&self, topic: &str, id: &str) -> Option<EventState> {
+    /// The whole state of each `(id, kept)` of `topic`: memory's when it holds the text, else
+    /// `klaxon.db`'s (read in one transaction, without the lock). A state removed from disk
+    /// meanwhile (it recovered) is read from memory again.
+    pub(super) fn whole_states(&self, topic: &str, kept: Vec<(String, Kept)>) -> Vec<EventState> {
+        let missing: Vec<&str> = kept
+            .iter()
+            .filter(|(_, k)| !k.has_text())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut stored = if missing.is_empty() {
+            Vec::new()
+        } else {
+            self.inner
+                .store
+                .states_of(topic, &missing)
+                .unwrap_or_else(|e| {
+                    tracing::error!(topic, error = %e, "cannot read stored event states");
+                    vec![None; missing.len()]
+                })
+        }
+        .into_iter();
+        kept.into_iter()
+            .map(|(id, k)| {
+                if let Some(whole) = k.whole(&id) {
+                    return whole;
+                }
+                match stored.next().flatten() {
+                    Some(whole) => whole,
+                    None => self.current_or_bare(topic, &id, &k),
+                }
+            })
+            .collect()
+    }
+
+    /// Memory's state of `id` when it holds the text now, else `kept` without its text.
+    fn current_or_bare(&self, topic: &str, id: &str, kept: &Kept) -> EventState {
+        self.lock()
+            .topics
+            .get(topic)
+            .and_then(|t| t.events.get(id))
+            .and_then(|k| k.whole(id))
+            .unwrap_or_else(|| kept.bare(id))
+    }
+
+    /// How many event states of `topic` hold their message and details in memory.
+    #[cfg(test)]
+    pub(crate) fn texts_in_memory(&self, topic: &str) -> usize {
+        self.lock()
+            .topics
+            .get(topic)
+            .map_or(0, |t| t.events.values().filter(|k| k.has_text()).count())
+    }
+
+    /// The last level of event `id` in `topic` and the time it was recorded: from memory when
+    /// the topic is open, else from the database (non-OK states only). An alert node restores
+    /// its groups from it.
+    pub fn stored_state(&self, topic: &str, id: &str) -> Option<LastState> {
         if let Some(t) = self.lock().topics.get(topic) {
-            return t.events.get(id).cloned();
+            return t.events.get(id).map(|k| LastState {
+                level: k.level,
+                time: k.time,
+            });
         }
         if !self.inner.config.persist_topics {
             return None;
         }
-        self.inner.store.state(topic, id).unwrap_or_else(|e| {
+        let stored = self.inner.store.state(topic, id).unwrap_or_else(|e| {
             tracing::error!(topic, event = id, error = %e, "cannot read the stored event state");
             None
+        })?;
+        Some(LastState {
+            level: stored.level,
+            time: stored.time,
         })
     }
 
@@ -266,7 +346,10 @@ impl AlertService {
             if self.inner.config.persist_topics {
                 match self.inner.store.topic_states(id) {
                     Ok(events) => {
-                        topic.events = events.into_iter().map(|e| (e.id.clone(), e)).collect();
+                        topic.events = events
+                            .iter()
+                            .map(|e| (e.id.clone(), Kept::stored(e)))
+                            .collect();
                     }
                     Err(e) => {
                         tracing::error!(topic = id, error = %e, "cannot restore the topic's states")

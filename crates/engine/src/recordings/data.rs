@@ -178,7 +178,7 @@ pub(crate) fn write_batch(
         name: batch.name.clone(),
         tags: batch.tags.clone(),
         time: batch.time.as_nanos(),
-        group: group.id.0.clone(),
+        group: group.id.as_str().to_owned(),
         keys: group.keys.to_vec(),
         points: batch
             .points
@@ -259,7 +259,7 @@ pub(crate) fn read_batches(path: &Path) -> Result<Vec<(usize, Batch, Group)>, Da
             points,
         };
         let group = Group {
-            id: GroupId(recorded.group),
+            id: GroupId::from(recorded.group),
             keys: Arc::from(recorded.keys),
         };
         batches.push((recorded.query, batch, group));

@@ -79,6 +79,27 @@ impl Store {
         Ok(value.and_then(|v| decode_state(event, v.value())))
     }
 
+    /// The stored states of events `ids` of `topic`, in one read transaction, in the order
+    /// of `ids` (`None` for an event with no stored state).
+    pub fn states_of(
+        &self,
+        topic: &str,
+        ids: &[&str],
+    ) -> Result<Vec<Option<EventState>>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
+        let table = txn
+            .open_table(TOPIC_STATES)
+            .map_err(|e| self.io("topic states", e))?;
+        ids.iter()
+            .map(|&event| {
+                let value = table
+                    .get((topic, event))
+                    .map_err(|e| self.io("topic states", e))?;
+                Ok(value.and_then(|v| decode_state(event, v.value())))
+            })
+            .collect()
+    }
+
     /// Every stored event state, by topic.
     pub fn states(&self) -> Result<BTreeMap<String, Vec<EventState>>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;

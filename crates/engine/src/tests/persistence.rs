@@ -1,5 +1,5 @@
-//! Persistence: specs and non-OK states across a reopen, `persist-topics`, and batches that
-//! commit out of order.
+//! Persistence: specs and non-OK states across a reopen, `persist-topics`, batches that
+//! commit out of order, and texts kept on disk only.
 
 use klaxon_core::Level;
 use serde_json::json;
@@ -108,4 +108,47 @@ async fn a_batch_stores_the_latest_state_even_when_an_older_batch_flushes_last()
             ("x".to_owned(), Level::Warning)
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_states_text_is_read_from_disk_and_memory_keeps_only_what_is_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), EngineConfig::default());
+    alerts.collect(event("cpu", "c", Level::Critical));
+    alerts.collect(event("cpu", "w", Level::Warning));
+    alerts.collect(event("cpu", "w", Level::Ok));
+    // The CRITICAL state is on disk, so memory dropped its text; the OK one is not on disk.
+    assert_eq!(alerts.texts_in_memory("cpu"), 1);
+    let messages: Vec<(String, String)> = alerts
+        .events("cpu", Level::Ok)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.message))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("c".to_owned(), "c is CRITICAL".to_owned()),
+            ("w".to_owned(), "w is OK".to_owned())
+        ]
+    );
+    let (page, next) = alerts
+        .events_page("cpu", Level::Critical, None, 10)
+        .unwrap();
+    assert_eq!((page[0].message.as_str(), next), ("c is CRITICAL", None));
+    // The text really comes from the database: without it, the state reads without a message.
+    alerts.store().delete_states("cpu").unwrap();
+    let c = alerts.event("cpu", "c").unwrap();
+    assert_eq!((c.level, c.message.as_str()), (Level::Critical, ""));
+    assert_eq!(alerts.event("cpu", "w").unwrap().message, "w is OK");
+
+    let off = EngineConfig {
+        persist_topics: false,
+        ..EngineConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = open(dir.path(), off);
+    alerts.collect(event("cpu", "c", Level::Critical));
+    assert_eq!(alerts.texts_in_memory("cpu"), 1);
+    assert_eq!(alerts.event("cpu", "c").unwrap().message, "c is CRITICAL");
 }
