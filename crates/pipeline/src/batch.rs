@@ -33,7 +33,7 @@ impl Group {
     /// ```
     /// use klaxon_pipeline::Group;
     /// let tags = [("cpu".to_owned(), "cpu0".to_owned())].into();
-    /// assert_eq!(Group::of_series("cpu", &tags, false).id.0, "cpu=cpu0");
+    /// assert_eq!(Group::of_series("cpu", &tags, false).id.as_str(), "cpu=cpu0");
     /// assert_eq!(Group::of_series("cpu", &Default::default(), false), Group::nil());
     /// ```
     pub fn of_series(name: &str, tags: &BTreeMap<String, String>, by_measurement: bool) -> Group {
@@ -41,8 +41,8 @@ impl Group {
         let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let id = match (by_measurement, pairs.is_empty()) {
             (false, true) => GroupId::nil(),
-            (false, false) => GroupId(pairs.join(",")),
-            (true, _) => GroupId(format!("{name}\n{}", pairs.join(","))),
+            (false, false) => GroupId::from(pairs.join(",")),
+            (true, _) => GroupId::from(format!("{name}\n{}", pairs.join(","))),
         };
         Group { id, keys }
     }

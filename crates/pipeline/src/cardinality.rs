@@ -101,7 +101,7 @@ mod tests {
     fn past_the_limit_a_new_group_is_refused_and_the_held_ones_go_on() {
         let counters = NodeCounters::new(2);
         let mut cardinality = Cardinality::new([false, true], 2);
-        let [a, b, c] = ["a", "b", "c"].map(|h| GroupId(format!("host={h}")));
+        let [a, b, c] = ["a", "b", "c"].map(|h| GroupId::from(format!("host={h}")));
         assert_eq!(cardinality.admit(1, &a, &counters), Ok(()));
         assert_eq!(cardinality.admit(1, &b, &counters), Ok(()));
         assert_eq!(cardinality.admit(1, &c, &counters), Err(2));

@@ -59,24 +59,28 @@ impl Grouping {
                 keys,
             };
         }
-        // Written straight into one string: this runs for every point of a grouped task.
-        let mut id = String::with_capacity(64);
-        if self.by_measurement {
-            id.push_str(&point.name);
-            id.push('\n');
+        // Written into one reused buffer, then one allocation for the shared ID: this runs for
+        // every point of a grouped task.
+        thread_local! {
+            static ID: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        for (i, key) in keys.iter().enumerate() {
-            if i > 0 {
-                id.push(',');
+        let id = ID.with_borrow_mut(|id| {
+            id.clear();
+            if self.by_measurement {
+                id.push_str(&point.name);
+                id.push('\n');
             }
-            id.push_str(key);
-            id.push('=');
-            id.push_str(point.tags.get(key).map_or("", String::as_str));
-        }
-        Group {
-            id: GroupId(id),
-            keys,
-        }
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    id.push(',');
+                }
+                id.push_str(key);
+                id.push('=');
+                id.push_str(point.tags.get(key).map_or("", String::as_str));
+            }
+            GroupId::from(id.as_str())
+        });
+        Group { id, keys }
     }
 }
 

@@ -233,13 +233,13 @@ impl Join {
     /// or every low mark with `.deleteAll(TRUE)`.
     pub fn forget(&mut self, parent: usize, group: &GroupId) {
         self.groups.remove(group);
-        self.matches.remove(&group.0);
-        self.specifics.remove(&group.0);
+        self.matches.remove(group.as_str());
+        self.specifics.remove(group.as_str());
         if self.delete_all {
             self.low_marks.clear();
         } else {
             for src in (0..self.parents.len()).filter(|i| self.parents[*i] == parent) {
-                self.low_marks.remove(&(src, group.0.clone()));
+                self.low_marks.remove(&(src, group.as_str().to_owned()));
             }
         }
     }
@@ -502,7 +502,7 @@ impl JoinSet {
         let mut group = first.group.clone();
         if by_measurement(&group) && name != first.name() {
             let tags = group.id.0.split_once('\n').map_or("", |(_, t)| t);
-            group.id = GroupId(format!("{name}\n{tags}"));
+            group.id = GroupId::from(format!("{name}\n{tags}"));
         }
         let time = Timestamp::from_nanos(self.time);
         let message = match &first.message {

@@ -480,7 +480,7 @@ mod tests {
     fn groups_have_their_own_windows_and_tags() {
         let mut w = window("stream|window().period(2s)");
         let group = |host: &str| Group {
-            id: GroupId(format!("host={host}")),
+            id: GroupId::from(format!("host={host}")),
             keys: std::sync::Arc::from(vec!["host".to_owned()]),
         };
         let p = |s: i64, host: &str| at(s).tag("host", host);

@@ -217,7 +217,7 @@ fn series_become_batches_whose_points_the_alert_node_evaluates_with_the_rows_in_
         assert_eq!(batch.points.len(), 2);
         // Grouped by time: the batch takes its last point's time.
         assert_eq!(batch.time, Timestamp::from_nanos(9 * M));
-        assert_eq!(group.id.0, format!("cpu={cpu}"));
+        assert_eq!(group.id.as_str(), format!("cpu={cpu}"));
         task.process_batch(index, batch, &group, &mut events);
     }
     assert!(events.errors.is_empty(), "{:?}", events.errors);
@@ -253,7 +253,7 @@ fn a_series_not_grouped_by_time_takes_the_runs_stop_and_a_measurement_group_with
         )
         .unwrap();
     assert_eq!(batch.time, Timestamp::from_nanos(10 * M));
-    assert_eq!(group.id.0, "m\n");
+    assert_eq!(group.id.as_str(), "m\n");
     assert_eq!(
         batch.points[0].fields["v"],
         klaxon_core::FieldValue::Float(3.0)
