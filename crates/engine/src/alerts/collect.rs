@@ -267,11 +267,11 @@ impl AlertService {
         let (states, kept_from) = {
             let state = self.lock();
             // A state without its text in memory is on disk already, newer than this batch's.
-            let states: Vec<(String, EventState, u64)> = batch
+            let states: Vec<(String, EventState, u32)> = batch
                 .touched
                 .iter()
                 .filter_map(|(topic, id)| {
-                    let current = state.topics.get(topic)?.events.get(id)?;
+                    let current = state.topics.get(topic)?.events.get(id.as_str())?;
                     Some((topic.clone(), current.whole(id)?, current.version))
                 })
                 .collect();
@@ -309,7 +309,7 @@ impl AlertService {
             if let Some(kept) = state
                 .topics
                 .get_mut(topic)
-                .and_then(|t| t.events.get_mut(&written.id))
+                .and_then(|t| t.events.get_mut(written.id.as_str()))
             {
                 kept.committed(*version);
             }
@@ -331,13 +331,13 @@ impl AlertService {
         }
         let topic_id = event.topic.clone();
         let bounds = self.history_bounds();
-        state.last_version += 1;
+        state.last_version = state.last_version.wrapping_add(1);
         let version = state.last_version;
         let topic = self.ensure_topic(&mut state, &topic_id);
         let previous = topic
             .events
             .insert(
-                event.state.id.clone(),
+                Box::from(event.state.id.as_str()),
                 Kept::new(event.state.clone(), version),
             )
             .map(|s| s.level);

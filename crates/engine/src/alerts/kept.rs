@@ -10,15 +10,18 @@
 
 use klaxon_core::{EventState, GoDuration, Level, Timestamp};
 
+use crate::store::StateMark;
+
 /// An event state in a topic's memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Kept {
     pub(super) level: Level,
     pub(super) time: Timestamp,
     pub(super) duration: GoDuration,
-    /// Which record made this state (service-wide, increasing): a commit that wrote version `v`
-    /// may drop the text only if the state is still `v`.
-    pub(super) version: u64,
+    /// Which record made this state (service-wide, increasing, wrapping): a commit that wrote
+    /// version `v` may drop the text only if the state is still `v`. 32 bits: a state would
+    /// have to be replaced exactly 2^32 records later, before its commit lands, to be mistaken.
+    pub(super) version: u32,
     /// The message and details, while memory holds the only copy (or the topic is not
     /// persisted).
     texts: Option<Box<Texts>>,
@@ -32,7 +35,7 @@ struct Texts {
 
 impl Kept {
     /// `state` as recorded, text included.
-    pub(super) fn new(state: EventState, version: u64) -> Kept {
+    pub(super) fn new(state: EventState, version: u32) -> Kept {
         Kept {
             level: state.level,
             time: state.time,
@@ -46,7 +49,7 @@ impl Kept {
     }
 
     /// A state read back from `klaxon.db`: its text stays there.
-    pub(super) fn stored(state: &EventState) -> Kept {
+    pub(super) fn stored(state: &StateMark) -> Kept {
         Kept {
             level: state.level,
             time: state.time,
@@ -89,7 +92,7 @@ impl Kept {
 
     /// The commit of version `version` landed: a non-OK state of that version is on disk, so
     /// memory drops its text. OK states are not on disk and keep theirs.
-    pub(super) fn committed(&mut self, version: u64) {
+    pub(super) fn committed(&mut self, version: u32) {
         if self.version == version && self.level != Level::Ok {
             self.texts = None;
         }

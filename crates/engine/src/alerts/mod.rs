@@ -113,7 +113,7 @@ struct State {
     specs: BTreeMap<String, BTreeMap<String, BuiltSpec>>,
     shut_down: bool,
     /// The version of the last event state recorded (see [`kept::Kept::version`]).
-    last_version: u64,
+    last_version: u32,
 }
 
 /// A weak handle the internal kinds use to collect into other topics without keeping the
@@ -169,7 +169,7 @@ impl AlertService {
         }
         let (states, histories) = if service.inner.config.persist_topics {
             (
-                service.inner.store.states()?,
+                service.inner.store.state_marks()?,
                 service.inner.store.all_history()?,
             )
         } else {
@@ -180,8 +180,9 @@ impl AlertService {
         for (topic, events) in states {
             let entry = state.topics.entry(topic).or_default();
             entry.events = events
-                .iter()
-                .map(|e| (e.id.clone(), kept::Kept::stored(e)))
+                .into_iter()
+                .map(|e| (kept::Kept::stored(&e), e.id.into_boxed_str()))
+                .map(|(kept, id)| (id, kept))
                 .collect();
         }
         for (topic, entries) in histories {

@@ -321,7 +321,7 @@ impl AlertService {
             let Some(topic) = state.topics.get(&event.topic) else {
                 return;
             };
-            let Some(current) = topic.events.get(&event.state.id) else {
+            let Some(current) = topic.events.get(event.state.id.as_str()) else {
                 return;
             };
             let outlets = topic

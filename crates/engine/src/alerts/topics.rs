@@ -77,8 +77,8 @@ impl TaskHandler {
 #[derive(Debug, Default)]
 pub(super) struct Topic {
     pub(super) collected: u64,
-    /// The last state of each event ID.
-    pub(super) events: BTreeMap<String, Kept>,
+    /// The last state of each event ID (a boxed str: a topic may hold a million).
+    pub(super) events: BTreeMap<Box<str>, Kept>,
     /// Workers of the topic's handler specs, by handler ID.
     pub(super) spec_workers: BTreeMap<String, Worker>,
     /// Workers of a task's inline handlers (an anonymous topic's).
@@ -140,7 +140,7 @@ impl AlertService {
             t.events
                 .iter()
                 .filter(|(_, s)| s.level >= min_level)
-                .map(|(id, s)| (id.clone(), s.clone()))
+                .map(|(id, s)| (id.to_string(), s.clone()))
                 .collect()
         };
         Ok(self.whole_states(topic, kept))
@@ -173,17 +173,17 @@ impl AlertService {
                 .take(scan)
             {
                 if s.level >= min_level {
-                    page.push((id.clone(), s.clone()));
+                    page.push((id.to_string(), s.clone()));
                 }
                 last = Some(id);
             }
             let more = last.is_some_and(|last| {
                 t.events
-                    .range::<str, _>((Bound::Excluded(last.as_str()), Bound::Unbounded))
+                    .range::<str, _>((Bound::Excluded(&**last), Bound::Unbounded))
                     .next()
                     .is_some()
             });
-            (page, last.filter(|_| more).cloned())
+            (page, last.filter(|_| more).map(|id| id.to_string()))
         };
         Ok((self.whole_states(topic, page), next))
     }
@@ -344,11 +344,12 @@ impl AlertService {
         if !state.topics.contains_key(id) {
             let mut topic = Topic::default();
             if self.inner.config.persist_topics {
-                match self.inner.store.topic_states(id) {
+                match self.inner.store.topic_state_marks(id) {
                     Ok(events) => {
                         topic.events = events
-                            .iter()
-                            .map(|e| (e.id.clone(), Kept::stored(e)))
+                            .into_iter()
+                            .map(|e| (Kept::stored(&e), e.id.into_boxed_str()))
+                            .map(|(kept, id)| (id, kept))
                             .collect();
                     }
                     Err(e) => {

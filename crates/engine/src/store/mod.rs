@@ -36,6 +36,7 @@ pub use error::{IoSource, OpenError, StoreError};
 pub(crate) use history::BatchWrite;
 pub(crate) use outbox::{Delivery, OutboxOp, OutboxPut};
 pub use salvage::{Salvage, TableSalvage};
+pub(crate) use states::StateMark;
 
 /// redb's page cache. Its default (1 GiB) grows with the file and was a third of the memory
 /// per alert series in the state benchmark (docs/benchmarks.md). Klaxon reads the states once

@@ -18,6 +18,24 @@ struct StoredState {
     level: Level,
 }
 
+/// A stored state without its message and details: what a topic keeps in memory of it. The
+/// text stays in the database, so a restart with a million states does not read it into memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StateMark {
+    pub(crate) id: String,
+    pub(crate) time: Timestamp,
+    pub(crate) duration: GoDuration,
+    pub(crate) level: Level,
+}
+
+/// [`StoredState`] without the text (serde skips the fields it does not name).
+#[derive(Deserialize)]
+struct StoredMark {
+    time: Timestamp,
+    duration: i64,
+    level: Level,
+}
+
 impl Store {
     /// Stores the state of event `state.id` in `topic`; an OK state removes the entry instead.
     pub fn put_state(&self, topic: &str, state: &EventState) -> Result<(), StoreError> {
@@ -141,6 +159,52 @@ impl Store {
         Ok(out)
     }
 
+    /// Every stored event state without its text, by topic.
+    pub(crate) fn state_marks(&self) -> Result<BTreeMap<String, Vec<StateMark>>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
+        let table = txn
+            .open_table(TOPIC_STATES)
+            .map_err(|e| self.io("topic states", e))?;
+        let mut out: BTreeMap<String, Vec<StateMark>> = BTreeMap::new();
+        for entry in table.iter().map_err(|e| self.io("topic states", e))? {
+            let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
+            let (topic, event) = key.value();
+            match decode_mark(event, value.value()) {
+                Some(mark) => match out.get_mut(topic) {
+                    Some(marks) => marks.push(mark),
+                    None => {
+                        out.insert(topic.to_owned(), vec![mark]);
+                    }
+                },
+                None => tracing::warn!(topic, event, "skipping an undecodable stored event state"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored states of one topic without their text.
+    pub(crate) fn topic_state_marks(&self, topic: &str) -> Result<Vec<StateMark>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
+        let table = txn
+            .open_table(TOPIC_STATES)
+            .map_err(|e| self.io("topic states", e))?;
+        let mut out = Vec::new();
+        let range = table
+            .range((topic, "")..)
+            .map_err(|e| self.io("topic states", e))?;
+        for entry in range {
+            let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
+            let (t, event) = key.value();
+            if t != topic {
+                break;
+            }
+            if let Some(mark) = decode_mark(event, value.value()) {
+                out.push(mark);
+            }
+        }
+        Ok(out)
+    }
+
     /// Removes every stored state of `topic`.
     pub fn delete_states(&self, topic: &str) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.io("write", e))?;
@@ -162,6 +226,16 @@ fn decode_state(id: &str, json: &str) -> Option<EventState> {
         id: id.to_owned(),
         message: stored.message,
         details: stored.details,
+        time: stored.time,
+        duration: GoDuration::from_nanos(stored.duration),
+        level: stored.level,
+    })
+}
+
+fn decode_mark(id: &str, json: &str) -> Option<StateMark> {
+    let stored: StoredMark = serde_json::from_str(json).ok()?;
+    Some(StateMark {
+        id: id.to_owned(),
         time: stored.time,
         duration: GoDuration::from_nanos(stored.duration),
         level: stored.level,

@@ -32,6 +32,16 @@ fn states_survive_reopen_and_ok_removes_them() {
     let states = store.states().unwrap();
     assert_eq!(states["t"], [state("a", Level::Critical)]);
     assert_eq!(states["u"].len(), 1);
+    // What a topic keeps in memory: the same states without their text.
+    let a = StateMark {
+        id: "a".into(),
+        time: states["t"][0].time,
+        duration: GoDuration::from_secs(2),
+        level: Level::Critical,
+    };
+    assert_eq!(store.state_marks().unwrap()["t"], [a.clone()]);
+    assert_eq!(store.topic_state_marks("t").unwrap(), [a]);
+    assert_eq!(store.topic_state_marks("v").unwrap(), []);
     store.delete_states("t").unwrap();
     assert!(!store.states().unwrap().contains_key("t"));
     assert_eq!(

@@ -10,8 +10,9 @@ use klaxon_core::Level;
 pub enum Levels {
     /// Level `i` in bits `2i..2i+2`, as its index in [`Level::ALL`].
     Packed { bits: u64, len: u8 },
-    /// More than [`Levels::PACKED`] levels.
-    Wide(Box<[Level]>),
+    /// More than [`Levels::PACKED`] levels. Behind one thin pointer, so that the enum, and the
+    /// state of every group, stays two words.
+    Wide(Box<Box<[Level]>>),
 }
 
 impl Levels {
@@ -22,7 +23,7 @@ impl Levels {
     pub fn new(len: usize) -> Levels {
         match u8::try_from(len) {
             Ok(len) if usize::from(len) <= Self::PACKED => Levels::Packed { bits: 0, len },
-            _ => Levels::Wide(vec![Level::Ok; len].into_boxed_slice()),
+            _ => Levels::Wide(Box::new(vec![Level::Ok; len].into_boxed_slice())),
         }
     }
 
