@@ -10,7 +10,7 @@ use crate::aggregate::Aggregate;
 use crate::alert::{AlertEmission, AlertNode, ServerInfo};
 use crate::barrier::Barrier;
 use crate::batch::{Batch, Group, Message};
-use crate::cardinality::Cardinality;
+use crate::cardinality::{Cardinality, Counting, Held};
 use crate::change_detect::ChangeDetect;
 use crate::combine::Combine;
 use crate::counters::NodeCounters;
@@ -418,7 +418,12 @@ impl Task {
             dbrps: program.dbrps,
             ids: program.nodes.iter().map(klaxon_tick::Node::id).collect(),
             counters: Arc::new(NodeCounters::new(stages.len())),
-            cardinality: Cardinality::new(stages.iter().map(counts_groups), limits.max_series),
+            cardinality: Cardinality::new(
+                stages
+                    .iter()
+                    .map(|s| Counting::new(counts_groups(s), matches!(s, Stage::Alert(_)))),
+                limits.max_series,
+            ),
             spans: program.nodes.iter().map(|n| n.span).collect(),
             stages,
             children,
@@ -679,7 +684,11 @@ impl Task {
         ctx: &mut dyn Context,
     ) {
         self.counters.collected(index);
-        if let Err(max) = self.cardinality.admit(index, &group.id, &self.counters) {
+        let held = own_groups(&self.stages[index], &group.id);
+        if let Err(max) = self
+            .cardinality
+            .admit(index, &group.id, held, &self.counters)
+        {
             return ctx.series_dropped(&self.ids[index], &group.id, max);
         }
         let node = &self.ids[index];
@@ -711,18 +720,26 @@ impl Task {
                 let out = map_points(batch, node, ctx, |p| eval.apply(p, &group.id).map(Some));
                 (Some(Cow::Owned(Message::Batch(out))), Cow::Borrowed(group))
             }
-            (Stage::Alert(alert), Message::Point(point)) => (
-                alert
-                    .process(point, &group.id, ctx)
-                    .map(|p| Cow::Owned(Message::Point(p))),
-                Cow::Borrowed(group),
-            ),
-            (Stage::Alert(alert), Message::Batch(batch)) => (
-                alert
-                    .process_batch(batch, &group.id, ctx)
-                    .map(|b| Cow::Owned(Message::Batch(b))),
-                Cow::Borrowed(group),
-            ),
+            (Stage::Alert(alert), Message::Point(point)) => {
+                let out = alert.process(point, &group.id, ctx);
+                let count = alert.group_count();
+                self.cardinality
+                    .took(index, &group.id, count, &self.counters);
+                (
+                    out.map(|p| Cow::Owned(Message::Point(p))),
+                    Cow::Borrowed(group),
+                )
+            }
+            (Stage::Alert(alert), Message::Batch(batch)) => {
+                let out = alert.process_batch(batch, &group.id, ctx);
+                let count = alert.group_count();
+                self.cardinality
+                    .took(index, &group.id, count, &self.counters);
+                (
+                    out.map(|b| Cow::Owned(Message::Batch(b))),
+                    Cow::Borrowed(group),
+                )
+            }
             (Stage::Window(window), Message::Point(_)) => {
                 // The window keeps the point: take it when this node is its only reader.
                 let point = match message {
@@ -1003,7 +1020,9 @@ impl Task {
     /// the windows it buffers, a `|barrier()` drops one older than its latest; every other
     /// node passes it on.
     fn barrier(&mut self, index: usize, group: &Group, time: Timestamp, ctx: &mut dyn Context) {
-        self.cardinality.observe(index, &group.id, &self.counters);
+        let held = own_groups(&self.stages[index], &group.id);
+        self.cardinality
+            .observe(index, &group.id, held, &self.counters);
         match &mut self.stages[index] {
             Stage::Window(window) if !window.passes_barriers() => {
                 if let Some(batch) = window.barrier(time, &group.id) {
@@ -1053,7 +1072,6 @@ impl Task {
     /// state (alert levels, previous points, counts, stateful lambdas), as Kapacitor's grouped
     /// consumer drops the group's receiver.
     fn delete_group(&mut self, index: usize, group: &crate::GroupId) {
-        self.cardinality.forget(index, group, &self.counters);
         match &mut self.stages[index] {
             Stage::Window(window) => window.forget(group),
             Stage::GroupBy(group_by) => {
@@ -1079,6 +1097,8 @@ impl Task {
             Stage::Combine(node) => node.forget(group),
             _ => {}
         }
+        let held = own_groups(&self.stages[index], group);
+        self.cardinality.forget(index, group, held, &self.counters);
         for i in 0..self.children[index].len() {
             let child = self.children[index][i];
             self.sender = index;
@@ -1147,6 +1167,18 @@ fn for_each_point(message: &mut Message, mut f: impl FnMut(&mut Point)) {
 /// seen as its `working_cardinality` (`edge.NewGroupedConsumer` in its node's run function).
 /// The others report 0, as Kapacitor's default gauge does; `|groupBy()` counts the windows it
 /// holds instead.
+/// What a node that counts its groups by its own table holds (the alert node), for
+/// [`Cardinality`].
+fn own_groups(stage: &Stage, group: &crate::GroupId) -> Option<Held> {
+    match stage {
+        Stage::Alert(alert) => Some(Held {
+            group: alert.holds(group),
+            count: alert.group_count(),
+        }),
+        _ => None,
+    }
+}
+
 fn counts_groups(stage: &Stage) -> bool {
     matches!(
         stage,

@@ -134,6 +134,16 @@ fn level_slot(name: &str) -> Option<(Level, bool)> {
 }
 
 impl AlertNode {
+    /// Whether the node keeps a state for `group`.
+    pub fn holds(&self, group: &crate::GroupId) -> bool {
+        self.states.contains_key(group)
+    }
+
+    /// How many groups the node keeps a state for: its `working_cardinality`.
+    pub fn group_count(&self) -> usize {
+        self.states.len()
+    }
+
     /// Forgets `group`'s state, as Kapacitor's grouped nodes do on a delete-group message
     /// (`|barrier().delete(TRUE)` above): its next point starts the group afresh.
     pub fn forget(&mut self, group: &crate::GroupId) {
