@@ -5,6 +5,11 @@
 //! cost in profiles of `cargo xtask bench ingest` (malloc, free and their consolidation of freed
 //! chunks, which the freeing of a body's point buffer set off, about 40 % of klaxond's CPU);
 //! mimalloc's thread-local free lists keep that small. The figures are in docs/benchmarks.md.
+//!
+//! Its 2.x line (the `v2` feature): with 3.x, pages a blocking-pool thread freed after a write
+//! stayed resident while the thread sat idle, about 35 bytes a series more in the state
+//! benchmark (323 to 335 against 360 to 376 bytes a series, three and two runs), and ingest
+//! was no faster.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
