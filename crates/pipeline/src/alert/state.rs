@@ -54,9 +54,8 @@ pub enum Decision {
 /// The state of one group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertState {
+    /// The level history, with its index and the flapping flag.
     history: Levels,
-    idx: u32,
-    flapping: bool,
     first_triggered: Timestamp,
     last_triggered: Timestamp,
 }
@@ -66,8 +65,6 @@ impl AlertState {
     pub fn new(history: usize) -> AlertState {
         AlertState {
             history: Levels::new(history.max(2)),
-            idx: 0,
-            flapping: false,
             first_triggered: Timestamp::EPOCH,
             last_triggered: Timestamp::EPOCH,
         }
@@ -78,7 +75,7 @@ impl AlertState {
     /// carries the incident's whole duration and `stateChangesOnly` does not re-fire.
     pub fn restored(history: usize, level: Level, time: Timestamp) -> AlertState {
         let mut state = AlertState::new(history);
-        state.history.set(state.idx as usize, level);
+        state.history.set(state.history.idx(), level);
         if level != Level::Ok {
             state.first_triggered = time;
             state.last_triggered = time;
@@ -88,7 +85,7 @@ impl AlertState {
 
     /// The current level (the newest history entry).
     pub fn level(&self) -> Level {
-        self.history.get(self.idx as usize)
+        self.history.get(self.history.idx())
     }
 
     /// Records the level decided for a point at `time` and applies the emission rules.
@@ -106,16 +103,16 @@ impl AlertState {
     fn record(&mut self, level: Level, time: Timestamp, rules: &Rules, batch: bool) -> Decision {
         let previous = self.level();
         let changed = previous != level;
-        // A history over u32::MAX levels would take 4 GiB a group: the index fits.
-        self.idx = ((self.idx as usize + 1) % self.history.len()) as u32;
-        self.history.set(self.idx as usize, level);
+        let idx = self.history.advance();
+        self.history.set(idx, level);
 
         if let Some((low, high)) = rules.flapping {
             let p = self.percent_change();
-            if self.flapping && p < low {
-                self.flapping = false;
-            } else if !self.flapping && p > high {
-                self.flapping = true;
+            let flapping = self.history.flapping();
+            if flapping && p < low {
+                self.history.set_flapping(false);
+            } else if !flapping && p > high {
+                self.history.set_flapping(true);
             }
         }
         let interval = rules.state_changes_only.map_or(0, GoDuration::as_nanos);
@@ -125,7 +122,8 @@ impl AlertState {
 
         let batch_recovery = batch && changed && level == Level::Ok;
         if !batch_recovery
-            && (self.flapping || (rules.state_changes_only.is_some() && !changed && !expired))
+            && (self.history.flapping()
+                || (rules.state_changes_only.is_some() && !changed && !expired))
         {
             return Decision::Quiet;
         }
@@ -157,7 +155,7 @@ impl AlertState {
         let mut weight = MAX_WEIGHT / WEIGHT_DIFF;
         let step = (MAX_WEIGHT - weight) / (l - 1) as f64;
         for i in 0..l - 1 {
-            let c = (i + self.idx as usize) % l;
+            let c = (i + self.history.idx()) % l;
             let p = if c == 0 { l - 1 } else { c - 1 };
             if self.history.get(c) != self.history.get(p) {
                 changes += weight;
@@ -208,9 +206,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_group_state_is_five_words() {
-        // An alert node keeps one per series: a million series, 40 MB.
-        assert_eq!(std::mem::size_of::<AlertState>(), 40);
+    fn a_group_state_is_four_words() {
+        // An alert node keeps one per series: a million series, 32 MB.
+        assert_eq!(std::mem::size_of::<AlertState>(), 32);
     }
 
     /// Thresholds on one value: `info > 60, warn > 70, crit > 80` with resets `< 50, < 60, < 70`.
