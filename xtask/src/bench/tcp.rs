@@ -54,6 +54,11 @@ impl TcpSink {
                     .push((seq, received));
             }
             seen.record(&buffer);
+            // Close with a reset once the sender has closed its side: the sender's socket then
+            // skips TIME_WAIT. A connection per event, klaxond's and the baseline's alike,
+            // otherwise leaves tens of thousands of local ports in TIME_WAIT, and connect()
+            // slows down searching that range: the figures went bimodal (docs/benchmarks.md).
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         })?;
         Ok(TcpSink {
             addr: receiver.addr,

@@ -39,7 +39,7 @@ fn states_survive_reopen_and_ok_removes_them() {
         duration: GoDuration::from_secs(2),
         level: Level::Critical,
     };
-    assert_eq!(store.state_marks().unwrap()["t"], [a.clone()]);
+    assert_eq!(store.state_marks().unwrap()["t"], std::slice::from_ref(&a));
     assert_eq!(store.topic_state_marks("t").unwrap(), [a]);
     assert_eq!(store.topic_state_marks("v").unwrap(), []);
     store.delete_states("t").unwrap();
