@@ -26,8 +26,8 @@ mod tests;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use klaxon_core::Timestamp;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -83,28 +83,64 @@ struct Db {
     failed: AtomicBool,
     /// The last failure, while `failed` is set: what [`Store::fault`] reports.
     fault: Mutex<Option<String>>,
+    /// Failures since the file was opened, and the last one, kept after a reopen ends it:
+    /// what [`Store::failures`] and [`Store::last_failure`] report.
+    failures: AtomicU64,
+    last_failure: Mutex<Option<String>>,
     path: PathBuf,
 }
 
+/// A transaction with the database it runs on held open: a reopen waits for it to end. Without
+/// it, a reopen (which any reader may start during a fault) could close the handle under a
+/// write in flight, which would then commit through a handle the new one does not follow.
+pub(crate) struct Held<'a, T> {
+    txn: T,
+    _db: RwLockReadGuard<'a, Option<Database>>,
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.txn
+    }
+}
+
+impl<T> std::ops::DerefMut for Held<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.txn
+    }
+}
+
+impl Held<'_, redb::WriteTransaction> {
+    /// Commits, then lets a reopen go ahead.
+    pub(crate) fn commit(self) -> Result<(), redb::CommitError> {
+        self.txn.commit()
+    }
+}
+
 impl Db {
-    fn begin_write(&self) -> Result<redb::WriteTransaction, redb::TransactionError> {
+    fn begin_write(&self) -> Result<Held<'_, redb::WriteTransaction>, redb::TransactionError> {
         self.with(|db| db.begin_write())
     }
 
-    fn begin_read(&self) -> Result<redb::ReadTransaction, redb::TransactionError> {
+    fn begin_read(&self) -> Result<Held<'_, redb::ReadTransaction>, redb::TransactionError> {
         self.with(|db| db.begin_read())
     }
 
     fn with<T>(
         &self,
         f: impl FnOnce(&Database) -> Result<T, redb::TransactionError>,
-    ) -> Result<T, redb::TransactionError> {
+    ) -> Result<Held<'_, T>, redb::TransactionError> {
         if self.failed.load(Ordering::Acquire) {
             self.reopen();
         }
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
         match current.as_ref() {
-            Some(db) => f(db),
+            Some(db) => {
+                let txn = f(db)?;
+                Ok(Held { txn, _db: current })
+            }
             None => Err(redb::TransactionError::Storage(redb::StorageError::Io(
                 std::io::Error::other(format!(
                     "the database is closed after an I/O failure and cannot be reopened yet: {}",
@@ -145,6 +181,8 @@ impl Db {
     fn record(&self, fault: &str) {
         self.failed.store(true, Ordering::Release);
         *self.fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault.to_owned());
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault.to_owned());
+        self.failures.fetch_add(1, Ordering::AcqRel);
     }
 
     fn fault(&self) -> Option<String> {
@@ -210,6 +248,8 @@ impl Store {
                 current: RwLock::new(Some(db)),
                 failed: AtomicBool::new(false),
                 fault: Mutex::new(None),
+                failures: AtomicU64::new(0),
+                last_failure: Mutex::new(None),
                 path: path.to_owned(),
             }),
             path: path.to_owned(),
@@ -242,6 +282,29 @@ impl Store {
     /// failed read or write, cleared once the file is reopened. See [`Store::probe`].
     pub fn fault(&self) -> Option<String> {
         self.db.fault()
+    }
+
+    /// How many times the file has failed since it was opened. Read before and after some work,
+    /// it says whether a read or commit failed meanwhile, even if a reopen has since ended the
+    /// fault (which [`Store::fault`] would no longer report): `/write` answers 503 then, so
+    /// that the sender retries what may not be stored.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = klaxon_engine::Store::open(&dir.path().join("klaxon.db")).unwrap();
+    /// assert_eq!((store.failures(), store.last_failure()), (0, None));
+    /// ```
+    pub fn failures(&self) -> u64 {
+        self.db.failures.load(Ordering::Acquire)
+    }
+
+    /// The most recent failure of the file, also once it is over.
+    pub fn last_failure(&self) -> Option<String> {
+        self.db
+            .last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether the database can commit now: reopens it after a failure, then commits a small

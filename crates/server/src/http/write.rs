@@ -133,6 +133,7 @@ pub async fn write(
         e
     };
     let admitted = state.gate.admit(&state.alerts).await.map_err(refused)?;
+    let failures_before = state.alerts.store().failures();
     let limits = state.alerts.limits().pipeline;
     let (tasks, ingress, max_body) = (
         state.tasks.clone(),
@@ -171,7 +172,14 @@ pub async fn write(
     .map_err(|e| WriteError::internal(format!("processing the points failed: {e}")))??;
     // A commit failed while the points went through (a full disk): their states and events
     // may be in memory only, so the sender is told to retry rather than that they are stored.
-    if let Some(fault) = state.alerts.store().fault() {
+    // Counted, not only the current fault: a reopen (by a reader, or the outbox) may have
+    // ended the fault before this check, and a 204 then lost what the failed commit held.
+    let store = state.alerts.store();
+    if store.failures() != failures_before {
+        let fault = store
+            .fault()
+            .or_else(|| store.last_failure())
+            .unwrap_or_default();
         return Err(WriteError::unavailable(
             format!(
                 "cannot store alert states and events: {fault} (is the disk of data-dir full?); \
