@@ -28,7 +28,23 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver, up to three times: on a loaded machine it has once exited before
+    /// saying its port (CI, 2026-12-04), and a test of the console should not fail for that.
     fn start() -> Driver {
+        let mut said = Vec::new();
+        for _ in 0..3 {
+            match Driver::try_start(&mut said) {
+                Some(driver) => return driver,
+                None => said.push("(chromedriver ended without saying its port)".to_owned()),
+            }
+        }
+        panic!(
+            "chromedriver did not say its port in three tries; it said:\n{}",
+            said.join("\n")
+        );
+    }
+
+    fn try_start(said: &mut Vec<String>) -> Option<Driver> {
         let mut child = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -38,17 +54,22 @@ impl Driver {
         let stdout = child.stdout.take().expect("piped");
         let mut port = None;
         for line in BufReader::new(stdout).lines() {
-            let line = line.expect("chromedriver's output");
+            let Ok(line) = line else { break };
             if let Some(rest) = line.split("started successfully on port ").nth(1) {
                 port = rest.trim_end_matches('.').parse::<u16>().ok();
                 break;
             }
+            said.push(line);
         }
-        let port = port.expect("chromedriver says its port");
-        Driver {
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        };
+        Some(Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
-        }
+        })
     }
 }
 
