@@ -120,60 +120,43 @@ impl Store {
 
     /// Every stored event state, by topic.
     pub fn states(&self) -> Result<BTreeMap<String, Vec<EventState>>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
-        let table = txn
-            .open_table(TOPIC_STATES)
-            .map_err(|e| self.io("topic states", e))?;
-        let mut out: BTreeMap<String, Vec<EventState>> = BTreeMap::new();
-        for entry in table.iter().map_err(|e| self.io("topic states", e))? {
-            let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
-            let (topic, event) = key.value();
-            match decode_state(event, value.value()) {
-                Some(state) => out.entry(topic.to_owned()).or_default().push(state),
-                None => tracing::warn!(topic, event, "skipping an undecodable stored event state"),
-            }
-        }
-        Ok(out)
+        self.scan_all(decode_state)
     }
 
     /// The stored states of one topic.
     pub fn topic_states(&self, topic: &str) -> Result<Vec<EventState>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
-        let table = txn
-            .open_table(TOPIC_STATES)
-            .map_err(|e| self.io("topic states", e))?;
-        let mut out = Vec::new();
-        let range = table
-            .range((topic, "")..)
-            .map_err(|e| self.io("topic states", e))?;
-        for entry in range {
-            let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
-            let (t, event) = key.value();
-            if t != topic {
-                break;
-            }
-            if let Some(state) = decode_state(event, value.value()) {
-                out.push(state);
-            }
-        }
-        Ok(out)
+        self.scan_topic(topic, decode_state)
     }
 
     /// Every stored event state without its text, by topic.
     pub(crate) fn state_marks(&self) -> Result<BTreeMap<String, Vec<StateMark>>, StoreError> {
+        self.scan_all(decode_mark)
+    }
+
+    /// The stored states of one topic without their text.
+    pub(crate) fn topic_state_marks(&self, topic: &str) -> Result<Vec<StateMark>, StoreError> {
+        self.scan_topic(topic, decode_mark)
+    }
+
+    /// Every stored state decoded by `decode`, by topic; one that does not decode is skipped
+    /// and logged.
+    fn scan_all<T>(
+        &self,
+        decode: fn(&str, &str) -> Option<T>,
+    ) -> Result<BTreeMap<String, Vec<T>>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
         let table = txn
             .open_table(TOPIC_STATES)
             .map_err(|e| self.io("topic states", e))?;
-        let mut out: BTreeMap<String, Vec<StateMark>> = BTreeMap::new();
+        let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
         for entry in table.iter().map_err(|e| self.io("topic states", e))? {
             let (key, value) = entry.map_err(|e| self.io("topic states", e))?;
             let (topic, event) = key.value();
-            match decode_mark(event, value.value()) {
-                Some(mark) => match out.get_mut(topic) {
-                    Some(marks) => marks.push(mark),
+            match decode(event, value.value()) {
+                Some(state) => match out.get_mut(topic) {
+                    Some(states) => states.push(state),
                     None => {
-                        out.insert(topic.to_owned(), vec![mark]);
+                        out.insert(topic.to_owned(), vec![state]);
                     }
                 },
                 None => tracing::warn!(topic, event, "skipping an undecodable stored event state"),
@@ -182,8 +165,12 @@ impl Store {
         Ok(out)
     }
 
-    /// The stored states of one topic without their text.
-    pub(crate) fn topic_state_marks(&self, topic: &str) -> Result<Vec<StateMark>, StoreError> {
+    /// The stored states of `topic` decoded by `decode` (one that does not decode is skipped).
+    fn scan_topic<T>(
+        &self,
+        topic: &str,
+        decode: fn(&str, &str) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.io("read", e))?;
         let table = txn
             .open_table(TOPIC_STATES)
@@ -198,8 +185,8 @@ impl Store {
             if t != topic {
                 break;
             }
-            if let Some(mark) = decode_mark(event, value.value()) {
-                out.push(mark);
+            if let Some(state) = decode(event, value.value()) {
+                out.push(state);
             }
         }
         Ok(out)
