@@ -42,12 +42,19 @@ impl Counting {
     }
 }
 
-/// What a node that counts its groups by its own table holds: whether it holds the group at
-/// hand, and how many groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Held {
-    pub(crate) group: bool,
+/// What a node that counts its groups by its own table holds: how many groups, and whether it
+/// holds a given one (asked only near the limit or for a barrier, so that a point does not pay
+/// a second lookup in the node's table).
+#[derive(Clone, Copy)]
+pub(crate) struct Held<'a> {
     pub(crate) count: usize,
+    pub(crate) table: &'a dyn GroupTable,
+}
+
+/// A node's own per-group table.
+pub(crate) trait GroupTable {
+    /// Whether it holds `group`.
+    fn holds(&self, group: &GroupId) -> bool;
 }
 
 /// The groups seen by each node that counts them, by node index.
@@ -74,7 +81,7 @@ impl Cardinality {
         &mut self,
         node: usize,
         group: &GroupId,
-        held: Option<Held>,
+        held: Option<Held<'_>>,
         counters: &NodeCounters,
     ) -> Result<(), usize> {
         match self.nodes.get_mut(node) {
@@ -90,11 +97,11 @@ impl Cardinality {
                 Ok(())
             }
             Some(Counting::Own { barrier_only }) => {
-                let held = held.unwrap_or(Held {
-                    group: false,
-                    count: 0,
-                });
-                if held.group || barrier_only.contains(group) {
+                let Some(held) = held else { return Ok(()) };
+                if held.count + barrier_only.len() < self.max {
+                    return Ok(());
+                }
+                if held.table.holds(group) || barrier_only.contains(group) {
                     return Ok(());
                 }
                 if held.count + barrier_only.len() >= self.max {
@@ -129,7 +136,7 @@ impl Cardinality {
         &mut self,
         node: usize,
         group: &GroupId,
-        held: Option<Held>,
+        held: Option<Held<'_>>,
         counters: &NodeCounters,
     ) {
         match self.nodes.get_mut(node) {
@@ -141,7 +148,7 @@ impl Cardinality {
             }
             Some(Counting::Own { barrier_only }) => {
                 let Some(held) = held else { return };
-                if !held.group && !barrier_only.contains(group) {
+                if !held.table.holds(group) && !barrier_only.contains(group) {
                     barrier_only.insert(group.clone());
                     counters.set_cardinality(node, held.count + barrier_only.len());
                 }
@@ -156,7 +163,7 @@ impl Cardinality {
         &mut self,
         node: usize,
         group: &GroupId,
-        held: Option<Held>,
+        held: Option<Held<'_>>,
         counters: &NodeCounters,
     ) {
         match self.nodes.get_mut(node) {
@@ -220,7 +227,19 @@ mod tests {
         let counters = NodeCounters::new(1);
         let mut cardinality = Cardinality::new([Counting::new(true, true)], 3);
         let [a, b, c, d] = ["a", "b", "c", "d"].map(|h| GroupId::from(format!("host={h}")));
-        let held = |group, count| Some(Held { group, count });
+        struct Table(bool);
+        impl GroupTable for Table {
+            fn holds(&self, _: &GroupId) -> bool {
+                self.0
+            }
+        }
+        let (yes, no) = (Table(true), Table(false));
+        let held = |group: bool, count| {
+            Some(Held {
+                count,
+                table: if group { &yes } else { &no },
+            })
+        };
         // The node took a and b: its table holds 2.
         assert_eq!(cardinality.admit(0, &a, held(false, 0), &counters), Ok(()));
         cardinality.took(0, &a, 1, &counters);

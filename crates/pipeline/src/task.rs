@@ -684,7 +684,7 @@ impl Task {
         ctx: &mut dyn Context,
     ) {
         self.counters.collected(index);
-        let held = own_groups(&self.stages[index], &group.id);
+        let held = own_groups(&self.stages[index]);
         if let Err(max) = self
             .cardinality
             .admit(index, &group.id, held, &self.counters)
@@ -1020,7 +1020,7 @@ impl Task {
     /// the windows it buffers, a `|barrier()` drops one older than its latest; every other
     /// node passes it on.
     fn barrier(&mut self, index: usize, group: &Group, time: Timestamp, ctx: &mut dyn Context) {
-        let held = own_groups(&self.stages[index], &group.id);
+        let held = own_groups(&self.stages[index]);
         self.cardinality
             .observe(index, &group.id, held, &self.counters);
         match &mut self.stages[index] {
@@ -1097,7 +1097,7 @@ impl Task {
             Stage::Combine(node) => node.forget(group),
             _ => {}
         }
-        let held = own_groups(&self.stages[index], group);
+        let held = own_groups(&self.stages[index]);
         self.cardinality.forget(index, group, held, &self.counters);
         for i in 0..self.children[index].len() {
             let child = self.children[index][i];
@@ -1163,22 +1163,22 @@ fn for_each_point(message: &mut Message, mut f: impl FnMut(&mut Point)) {
     }
 }
 
-/// Whether Kapacitor runs the node behind a grouped consumer, which counts the groups it has
-/// seen as its `working_cardinality` (`edge.NewGroupedConsumer` in its node's run function).
-/// The others report 0, as Kapacitor's default gauge does; `|groupBy()` counts the windows it
-/// holds instead.
 /// What a node that counts its groups by its own table holds (the alert node), for
 /// [`Cardinality`].
-fn own_groups(stage: &Stage, group: &crate::GroupId) -> Option<Held> {
+fn own_groups(stage: &Stage) -> Option<Held<'_>> {
     match stage {
         Stage::Alert(alert) => Some(Held {
-            group: alert.holds(group),
             count: alert.group_count(),
+            table: &**alert,
         }),
         _ => None,
     }
 }
 
+/// Whether Kapacitor runs the node behind a grouped consumer, which counts the groups it has
+/// seen as its `working_cardinality` (`edge.NewGroupedConsumer` in its node's run function).
+/// The others report 0, as Kapacitor's default gauge does; `|groupBy()` counts the windows it
+/// holds instead.
 fn counts_groups(stage: &Stage) -> bool {
     matches!(
         stage,

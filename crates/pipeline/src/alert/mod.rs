@@ -112,6 +112,12 @@ pub struct AlertNode {
     states: HashMap<GroupId, AlertState>,
 }
 
+impl crate::cardinality::GroupTable for AlertNode {
+    fn holds(&self, group: &crate::GroupId) -> bool {
+        self.states.contains_key(group)
+    }
+}
+
 impl Drop for AlertNode {
     /// A stopped task inhibits nothing any more, as Kapacitor removes a group's inhibitors.
     fn drop(&mut self) {
@@ -134,11 +140,6 @@ fn level_slot(name: &str) -> Option<(Level, bool)> {
 }
 
 impl AlertNode {
-    /// Whether the node keeps a state for `group`.
-    pub fn holds(&self, group: &crate::GroupId) -> bool {
-        self.states.contains_key(group)
-    }
-
     /// How many groups the node keeps a state for: its `working_cardinality`.
     pub fn group_count(&self) -> usize {
         self.states.len()
