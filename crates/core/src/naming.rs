@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn every_valid_kind_makes_a_valid_property() {
-        for kind in ["tcp", "pager-duty2", "s3", "log-2-file", "opsgenie2"] {
+        for kind in ["wire", "pager-duty2", "s3", "log-2-file", "chat2"] {
             check_kind(kind).expect(kind);
             check_property(&property_of(kind)).expect(kind);
         }

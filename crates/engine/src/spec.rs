@@ -121,7 +121,7 @@ mod tests {
         let ok = HandlerSpec {
             id: "größe-1".into(),
             topic: "main:t:alert2".into(),
-            kind: "tcp".into(),
+            kind: "neutral".into(),
             ..HandlerSpec::default()
         };
         assert!(ok.check_names().is_ok());
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn specs_decode_with_absent_options_and_match() {
         let spec: HandlerSpec =
-            serde_json::from_str(r#"{"id":"x","topic":"t","kind":"exec"}"#).unwrap();
+            serde_json::from_str(r#"{"id":"x","topic":"t","kind":"neutral"}"#).unwrap();
         assert_eq!(spec.options, Value::Null);
         assert!(serde_json::from_str::<HandlerSpec>(r#"{"idd":"x"}"#).is_err());
     }

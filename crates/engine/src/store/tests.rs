@@ -57,7 +57,7 @@ fn handler_replace_is_one_transaction() {
     let spec = HandlerSpec {
         id: "a".into(),
         topic: "t".into(),
-        kind: "tcp".into(),
+        kind: "neutral".into(),
         ..HandlerSpec::default()
     };
     store.put_handler(&spec, None).unwrap();
@@ -174,7 +174,7 @@ fn filled(path: &Path, n: usize) {
     let spec = HandlerSpec {
         id: "pager".into(),
         topic: "t".into(),
-        kind: "tcp".into(),
+        kind: "neutral".into(),
         ..HandlerSpec::default()
     };
     store.put_handler(&spec, None).unwrap();
