@@ -576,7 +576,7 @@ fn mqtt_a_broker_that_is_down_is_retried_until_it_is_back() {
 /// `TRAP|<sender>|TRAP2, SNMP v2c, community <c>|<oid> = <type>: <value>~...`.
 struct Snmptrapd {
     daemon: Daemon,
-    addr: String,
+    pub(crate) addr: String,
     _dir: TempDir,
 }
 
@@ -816,16 +816,16 @@ fn snmptrap_service_test_while_disabled() {
 
 /// tansu, a Kafka-protocol broker published as a Rust crate (Debian has no Kafka broker),
 /// keeping its data in memory, on a loopback port.
-struct Tansu {
+pub(crate) struct Tansu {
     _daemon: Daemon,
     binary: PathBuf,
     url: String,
-    addr: String,
+    pub(crate) addr: String,
     _dir: TempDir,
 }
 
 impl Tansu {
-    fn start() -> Option<Tansu> {
+    pub(crate) fn start() -> Option<Tansu> {
         Tansu::start_on(free_port())
     }
 
@@ -862,7 +862,7 @@ impl Tansu {
     }
 
     /// `tansu topic create` (tansu, unlike Kafka's default, creates no topic on demand).
-    fn create_topic(&self, topic: &str, partitions: u32) {
+    pub(crate) fn create_topic(&self, topic: &str, partitions: u32) {
         let status = Command::new(&self.binary)
             .args(["topic", "create", "--broker", &self.url])
             .args(["--partitions", &partitions.to_string(), topic])

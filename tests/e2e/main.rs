@@ -26,6 +26,7 @@ mod https;
 mod influxdb;
 mod influxdb_out;
 mod influxdb_subscriptions;
+mod kafka_consumer;
 mod kapacitor_conf;
 mod limits;
 mod load_dir;

@@ -22,6 +22,7 @@ mod allocator;
 mod cli;
 pub mod config;
 pub mod http;
+pub mod kafka;
 pub mod load;
 pub mod logging;
 mod password;

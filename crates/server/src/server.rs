@@ -237,6 +237,18 @@ impl Server {
                 port: local_addr.port(),
             },
         );
+        let ingress: Arc<http::ingress::Ingress> = Arc::default();
+        // Kafka sources: their points go through the same path as /write's.
+        let kafka = crate::kafka::KafkaConsumers::start(
+            &self.config.server.kafka_consumer,
+            http::write::IngestPath {
+                gate: Arc::clone(&gate),
+                alerts: alerts.clone(),
+                tasks: tasks.clone(),
+                ingress: Arc::clone(&ingress),
+                max_body_size: http_config.max_body_size,
+            },
+        );
         let app = http::router(AppState {
             services: Arc::clone(&services),
             alerts: alerts.clone(),
@@ -247,11 +259,12 @@ impl Server {
             registry: self.registry.clone(),
             config_override,
             gate: Arc::clone(&gate),
-            ingress: Arc::default(),
+            ingress: Arc::clone(&ingress),
             connections: Arc::clone(&connections),
             auth: Arc::clone(&auth_stats),
             facts: Arc::new(facts),
             subscriptions: subscriptions.count(),
+            kafka: kafka.stats(),
         });
         let app = http::auth::protect(app, http_config, auth_stats).map_err(StartError::Auth)?;
         let site = http::cross_site::SiteGuard::new(
@@ -303,6 +316,7 @@ impl Server {
             recordings,
             shutdown_timeout: alert.shutdown_timeout.to_std(),
             _subscriptions: subscriptions,
+            kafka,
         })
     }
 }
@@ -320,6 +334,8 @@ pub struct RunningServer {
     shutdown_timeout: std::time::Duration,
     /// Kept for its syncs, which stop with the server.
     _subscriptions: klaxon_influxdb::SubscriptionManager,
+    /// The `[[kafka-consumer]]` sources, stopped first at shutdown.
+    kafka: crate::kafka::KafkaConsumers,
 }
 
 impl RunningServer {
@@ -348,6 +364,9 @@ impl RunningServer {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         // A replay runs on a blocking thread, which the runtime would wait for at its end.
         self.recordings.stop_all();
+        // Before the write gate closes: each consumer's messages in hand go through, their
+        // offsets are committed and the group gets the partitions back at once.
+        self.kafka.stop(self.shutdown_timeout).await;
         tracing::info!(
             timeout = %klaxon_core::GoDuration::from_std(self.shutdown_timeout),
             "refusing writes; draining the delivery queues"

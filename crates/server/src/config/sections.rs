@@ -42,6 +42,9 @@ pub struct ServerSections {
     /// Kapacitor's `[[influxdb]]` clusters: where `|influxDBOut()` writes, batch tasks query and
     /// subscriptions come from. None unless given.
     pub influxdb: Vec<klaxon_influxdb::ClusterConfig>,
+    /// Kafka topics read as line protocol by a consumer group; klaxonds with the same
+    /// `group-id` share the partitions (docs/scale-out.md). None unless given.
+    pub kafka_consumer: Vec<klaxon_kafka::ConsumerConfig>,
 }
 
 impl ServerSections {
@@ -71,6 +74,11 @@ impl ServerSections {
         self.limits.validate()?;
         self.deadman.validate()?;
         klaxon_influxdb::Clusters::new(&self.influxdb).map_err(|e| Invalid::new(e.to_string()))?;
+        for consumer in &self.kafka_consumer {
+            consumer
+                .validate()
+                .map_err(|e| Invalid::new(e.to_string()))?;
+        }
         self.alert.validate()
     }
 }

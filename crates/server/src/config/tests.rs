@@ -34,7 +34,7 @@ fn unknown_section_is_named_with_the_known_ones() {
     let err = load_text("[nosuch]\nx = 1\n").unwrap_err();
     assert_eq!(
         err,
-        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, deadman, fixture, fixture-list, http, influxdb, limits, load, logging, server (top-level keys: data-dir)"
+        "config file FILE: unknown section [nosuch]; known sections: alert, config-override, deadman, fixture, fixture-list, http, influxdb, kafka-consumer, limits, load, logging, server (top-level keys: data-dir)"
     );
 }
 
@@ -279,8 +279,8 @@ fn the_known_keys_are_the_fields_of_server_sections() {
         assert!(keys.contains(field), "{field}");
         assert_eq!(
             keys.sections().any(|s| s == field),
-            // A list of tables ([[influxdb]]) is a section too.
-            value.is_object() || field == "influxdb",
+            // A list of tables ([[influxdb]], [[kafka-consumer]]) is a section too.
+            value.is_object() || field == "influxdb" || field == "kafka-consumer",
             "{field}"
         );
     }

@@ -282,6 +282,7 @@ impl Collector for Scrape {
             }),
         )?;
         outbox(&mut encoder, state.alerts.outbox_stats())?;
+        kafka(&mut encoder, &state.kafka)?;
         gauges(
             &mut encoder,
             "klaxon_silences",
@@ -377,6 +378,68 @@ fn outbox(encoder: &mut DescriptorEncoder<'_>, stats: klaxon_engine::OutboxStats
     let age = stats.oldest_age.map_or(0.0, |d| d.as_secs_f64());
     ConstGauge::new(age).encode(family.encode_family(&none)?)?;
     Ok(())
+}
+
+/// The `[[kafka-consumer]]` sources: messages and points taken, messages skipped, rebalances,
+/// and per owned partition the messages not processed yet (what Kafka calls the lag).
+fn kafka(encoder: &mut DescriptorEncoder<'_>, consumers: &crate::kafka::KafkaStats) -> fmt::Result {
+    if consumers.is_empty() {
+        return Ok(());
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    for (name, help, read) in [
+        (
+            "klaxon_kafka_messages",
+            "Kafka messages processed, by consumer group.",
+            (|s| s.messages.load(Relaxed)) as fn(&klaxon_kafka::ConsumerStats) -> u64,
+        ),
+        ("klaxon_kafka_points", "Points those messages held.", |s| {
+            s.points.load(Relaxed)
+        }),
+        (
+            "klaxon_kafka_messages_malformed",
+            "Kafka messages skipped because they are not valid line protocol (each logged, at a bounded rate).",
+            |s| s.malformed.load(Relaxed),
+        ),
+        (
+            "klaxon_kafka_rebalances",
+            "Generations of the consumer group this member joined.",
+            |s| s.rebalances.load(Relaxed),
+        ),
+    ] {
+        counters(
+            encoder,
+            name,
+            help,
+            consumers
+                .iter()
+                .map(|(group, stats)| ([("group", group.clone())], read(stats))),
+        )?;
+    }
+    let rows: Vec<_> = consumers
+        .iter()
+        .flat_map(|(group, stats)| {
+            stats
+                .partitions()
+                .into_iter()
+                .map(move |((topic, partition), lag)| {
+                    (
+                        [
+                            ("group", group.clone()),
+                            ("topic", topic),
+                            ("partition", partition.to_string()),
+                        ],
+                        lag.lag(),
+                    )
+                })
+        })
+        .collect();
+    gauges(
+        encoder,
+        "klaxon_kafka_lag_messages",
+        "Messages of each partition this member owns that it has not processed yet.",
+        rows,
+    )
 }
 
 fn gauges<L: EncodeLabelSet>(

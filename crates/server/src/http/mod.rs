@@ -76,6 +76,8 @@ pub struct AppState {
     pub facts: Arc<debug_vars::ServerFacts>,
     /// Klaxon's subscriptions on its `[[influxdb]]` clusters: `num_subscriptions`.
     pub subscriptions: klaxon_influxdb::SubscriptionCount,
+    /// The `[[kafka-consumer]]` sources' counters and partitions.
+    pub kafka: crate::kafka::KafkaStats,
 }
 
 /// The whole API.

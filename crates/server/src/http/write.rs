@@ -126,70 +126,108 @@ pub async fn write(
             return Err(e);
         }
     };
-    let refused = |e: WriteError| {
-        state
-            .ingress
-            .rejected(db, rp, super::ingress::count_lines(&body));
-        e
-    };
-    let admitted = state.gate.admit(&state.alerts).await.map_err(refused)?;
-    let failures_before = state.alerts.store().failures();
-    let limits = state.alerts.limits().pipeline;
-    let (tasks, ingress, max_body) = (
-        state.tasks.clone(),
-        Arc::clone(&state.ingress),
-        state.max_body_size,
-    );
-    // Parsing and the pipelines are CPU work (a 5 000-point body parses for about 20 ms; the
-    // pipelines may wait for queue room): keep both off the async workers that serve the API,
-    // or API requests queue behind the parse. The admission is held until the points are
-    // through, so shutdown waits for them.
-    tokio::task::spawn_blocking(move || {
-        let _held = (slot, admitted);
+    IngestPath::of(&state)
+        .process(slot, query, headers, body)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a write goes through once its body is in hand, whoever sent it: `/write`, or a Kafka
+/// partition's messages (`[[kafka-consumer]]`).
+#[derive(Debug, Clone)]
+pub struct IngestPath {
+    pub gate: Arc<super::write_gate::WriteGate>,
+    pub alerts: klaxon_engine::AlertService,
+    pub tasks: klaxon_engine::tasks::TaskManager,
+    pub ingress: Arc<super::ingress::Ingress>,
+    pub max_body_size: usize,
+}
+
+impl IngestPath {
+    fn of(state: &super::AppState) -> IngestPath {
+        IngestPath {
+            gate: Arc::clone(&state.gate),
+            alerts: state.alerts.clone(),
+            tasks: state.tasks.clone(),
+            ingress: Arc::clone(&state.ingress),
+            max_body_size: state.max_body_size,
+        }
+    }
+
+    /// Admits the write, parses and processes its points, and returns how many there were
+    /// once their states and events are stored (503 if a commit failed meanwhile).
+    pub async fn process(
+        &self,
+        slot: super::write_gate::Slot,
+        query: WriteQuery,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<usize, WriteError> {
         let (db, rp) = (query.database(), query.retention_policy());
-        let reject = |e: WriteError| {
-            ingress.rejected(db, rp, super::ingress::count_lines(&body));
+        let refused = |e: WriteError| {
+            self.ingress
+                .rejected(db, rp, super::ingress::count_lines(&body));
             e
         };
-        let mut decoded = Vec::new();
-        let text = decode_body(&headers, &body, max_body, &mut decoded).map_err(reject)?;
-        let target = query.target().map_err(reject)?;
-        // Every line is checked before any point is processed, so a bad line anywhere refuses
-        // the whole body and processes nothing; the points are made and processed a chunk at a
-        // time, so a body of millions of points never holds them all (issue #25), and a body
-        // of one chunk is read once.
-        let mut measurements = super::ingress::Measurements::default();
-        let count = ingest::parse_checked(text, &target, &limits, CHUNK_POINTS, |points| {
-            measurements.count(&points);
-            tasks.write_owned(points);
+        let admitted = self.gate.admit(&self.alerts).await.map_err(refused)?;
+        let failures_before = self.alerts.store().failures();
+        let limits = self.alerts.limits().pipeline;
+        let (tasks, ingress, max_body) = (
+            self.tasks.clone(),
+            Arc::clone(&self.ingress),
+            self.max_body_size,
+        );
+        // Parsing and the pipelines are CPU work (a 5 000-point body parses for about 20 ms; the
+        // pipelines may wait for queue room): keep both off the async workers that serve the API,
+        // or API requests queue behind the parse. The admission is held until the points are
+        // through, so shutdown waits for them.
+        let count = tokio::task::spawn_blocking(move || {
+            let _held = (slot, admitted);
+            let (db, rp) = (query.database(), query.retention_policy());
+            let reject = |e: WriteError| {
+                ingress.rejected(db, rp, super::ingress::count_lines(&body));
+                e
+            };
+            let mut decoded = Vec::new();
+            let text = decode_body(&headers, &body, max_body, &mut decoded).map_err(reject)?;
+            let target = query.target().map_err(reject)?;
+            // Every line is checked before any point is processed, so a bad line anywhere refuses
+            // the whole body and processes nothing; the points are made and processed a chunk at a
+            // time, so a body of millions of points never holds them all (issue #25), and a body
+            // of one chunk is read once.
+            let mut measurements = super::ingress::Measurements::default();
+            let count = ingest::parse_checked(text, &target, &limits, CHUNK_POINTS, |points| {
+                measurements.count(&points);
+                tasks.write_owned(points);
+            })
+            .map_err(|e| reject(WriteError::bad(e.to_string())))?;
+            ingress.received(db, rp, count);
+            ingress.received_by_measurement(db, rp, measurements);
+            Ok(count)
         })
-        .map_err(|e| reject(WriteError::bad(e.to_string())))?;
-        ingress.received(db, rp, count);
-        ingress.received_by_measurement(db, rp, measurements);
-        Ok(())
-    })
-    .await
-    .map_err(|e| WriteError::internal(format!("processing the points failed: {e}")))??;
-    // A commit failed while the points went through (a full disk): their states and events
-    // may be in memory only, so the sender is told to retry rather than that they are stored.
-    // Counted, not only the current fault: a reopen (by a reader, or the outbox) may have
-    // ended the fault before this check, and a 204 then lost what the failed commit held.
-    let store = state.alerts.store();
-    if store.failures() != failures_before {
-        let fault = store
-            .fault()
-            .or_else(|| store.last_failure())
-            .unwrap_or_default();
-        return Err(WriteError::unavailable(
-            format!(
-                "cannot store alert states and events: {fault} (is the disk of data-dir full?); \
-                 the points were processed but may not be stored: retry this write once \
-                 klaxond takes writes again"
-            ),
-            5,
-        ));
+        .await
+        .map_err(|e| WriteError::internal(format!("processing the points failed: {e}")))??;
+        // A commit failed while the points went through (a full disk): their states and events
+        // may be in memory only, so the sender is told to retry rather than that they are stored.
+        // Counted, not only the current fault: a reopen (by a reader, or the outbox) may have
+        // ended the fault before this check, and a 204 then lost what the failed commit held.
+        let store = self.alerts.store();
+        if store.failures() != failures_before {
+            let fault = store
+                .fault()
+                .or_else(|| store.last_failure())
+                .unwrap_or_default();
+            return Err(WriteError::unavailable(
+                format!(
+                    "cannot store alert states and events: {fault} (is the disk of data-dir full?); \
+                     the points were processed but may not be stored: retry this write once \
+                     klaxond takes writes again"
+                ),
+                5,
+            ));
+        }
+        Ok(count)
     }
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Points made and processed at a time: a few megabytes of points, and one store transaction
@@ -202,6 +240,16 @@ const CHUNK_POINTS: usize = 10_000;
 pub const MAX_NAME_LENGTH: usize = 255;
 
 impl WriteQuery {
+    /// The parameters of a write to `db` and `rp` with `precision` (empty: nanoseconds).
+    pub fn new(db: String, rp: String, precision: String) -> WriteQuery {
+        WriteQuery {
+            db: Some(db),
+            rp: Some(rp),
+            precision: Some(precision),
+            consistency: None,
+        }
+    }
+
     fn database(&self) -> &str {
         self.db.as_deref().unwrap_or("")
     }

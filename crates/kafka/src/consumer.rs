@@ -1,0 +1,607 @@
+//! One `[[kafka-consumer]]` at work: a member of its group, fetching the partitions the group
+//! gives it, handing each message to the [`Sink`] and committing the offsets of what the sink
+//! has stored. At-least-once: an offset is committed only after the sink said the message's
+//! effects are durable, so a crash makes the next owner read again, never skip.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::assign::{self, Subscription};
+use crate::group::{GroupClient, Offset};
+use crate::{ConsumerConfig, KafkaError, StartFrom};
+
+/// One message's line protocol, to be processed as a `/write` of it would be.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub database: String,
+    pub retention_policy: String,
+    pub precision: String,
+    /// One or more lines of line protocol.
+    pub body: Vec<u8>,
+}
+
+/// Why the sink did not take a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkError {
+    /// The body is bad (a line does not parse, it is too large): skipped, counted, logged.
+    Rejected(String),
+    /// The server cannot take it now (shutting down, disk full): retried, the partition waits.
+    Unavailable(String),
+}
+
+/// Where consumed line protocol goes: klaxond's ingest path.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Processes `write`; `Ok(points)` only once the points' effects (alert states, outbox
+    /// entries) are durable.
+    async fn write(&self, write: Write) -> Result<usize, SinkError>;
+}
+
+/// What one consumer has done, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    /// Messages processed (taken by the sink).
+    pub messages: AtomicU64,
+    /// Points those messages held.
+    pub points: AtomicU64,
+    /// Messages skipped because the sink rejected them.
+    pub malformed: AtomicU64,
+    /// Generations this member joined.
+    pub rebalances: AtomicU64,
+    partitions: Mutex<BTreeMap<(String, i32), PartitionLag>>,
+}
+
+/// Where this member stands on one partition it owns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The next offset to process.
+    pub next_offset: i64,
+    /// The broker's high watermark at the last fetch.
+    pub high_watermark: i64,
+}
+
+impl PartitionLag {
+    /// Messages on the broker not processed yet.
+    pub fn lag(&self) -> i64 {
+        (self.high_watermark - self.next_offset).max(0)
+    }
+}
+
+impl ConsumerStats {
+    /// The partitions this member owns now, with their lag.
+    pub fn partitions(&self) -> BTreeMap<(String, i32), PartitionLag> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, topic: &str, partition: i32, update: impl FnOnce(&mut PartitionLag)) {
+        let mut map = self
+            .partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        update(map.entry((topic.to_owned(), partition)).or_default());
+    }
+
+    fn owned(&self, pairs: &[(String, i32)]) {
+        let mut map = self
+            .partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.retain(|key, _| pairs.contains(key));
+        for key in pairs {
+            map.entry(key.clone()).or_default();
+        }
+    }
+}
+
+/// A running consumer; [`Consumer::stop`] commits, leaves the group and waits for it.
+#[derive(Debug)]
+pub struct Consumer {
+    label: String,
+    group: String,
+    stats: Arc<ConsumerStats>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Consumer {
+    /// Starts consuming per `config` (already validated) into `sink`.
+    pub fn start(config: ConsumerConfig, sink: Arc<dyn Sink>) -> Consumer {
+        let stats = Arc::new(ConsumerStats::default());
+        let (stop, stopped) = watch::channel(false);
+        let label = config.label();
+        let group = config.group_id.clone();
+        let member = Member {
+            config: Arc::new(config),
+            sink,
+            stats: Arc::clone(&stats),
+            stopped,
+        };
+        let task = tokio::spawn(member.run());
+        Consumer {
+            label,
+            group,
+            stats,
+            stop,
+            task,
+        }
+    }
+
+    /// The group and topics, as logs name this consumer.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Its consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// Its counters and partitions.
+    pub fn stats(&self) -> &Arc<ConsumerStats> {
+        &self.stats
+    }
+
+    /// Stops fetching, lets the messages in hand finish, commits their offsets and leaves the
+    /// group (so that the other members take the partitions at once), within `timeout`.
+    pub async fn stop(self, timeout: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(timeout, self.task).await.is_err() {
+            tracing::warn!(consumer = %self.label, "kafka consumer did not stop within the shutdown timeout");
+        }
+    }
+}
+
+struct Member {
+    config: Arc<ConsumerConfig>,
+    sink: Arc<dyn Sink>,
+    stats: Arc<ConsumerStats>,
+    stopped: watch::Receiver<bool>,
+}
+
+/// What the member should do after a generation ends.
+enum Next {
+    Rejoin,
+    Stop,
+}
+
+impl Member {
+    async fn run(mut self) {
+        let label = self.config.label();
+        let Some(client) = self.client().await else {
+            return;
+        };
+        let mut group = GroupClient::new(
+            self.config.brokers.clone(),
+            self.config.group_id.clone(),
+            format!("klaxon-{}", std::process::id()),
+            ConsumerConfig::std(self.config.timeout),
+        );
+        let mut failures = 0u32;
+        loop {
+            if *self.stopped.borrow() {
+                break;
+            }
+            match self.generation(&client, &mut group).await {
+                Ok(Next::Stop) => break,
+                Ok(Next::Rejoin) => failures = 0,
+                Err(e) => {
+                    if e.coordinator_moved() {
+                        group.forget_coordinator();
+                    }
+                    failures += 1;
+                    // Logged once, then every tenth failure: a broker down for an hour does
+                    // not write a line a second.
+                    if failures == 1 || failures.is_multiple_of(10) {
+                        tracing::warn!(consumer = %label, error = %e, failures, "kafka consumer cannot join its group; retrying");
+                    }
+                    if self
+                        .pause(
+                            Duration::from_secs(1)
+                                .min(ConsumerConfig::std(self.config.heartbeat_interval)),
+                        )
+                        .await
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Err(e) = group.leave().await {
+            tracing::debug!(consumer = %label, error = %e, "leaving the kafka group failed (the session timeout will end the membership)");
+        }
+        self.stats.owned(&[]);
+        tracing::info!(consumer = %label, "kafka consumer stopped");
+    }
+
+    /// Builds the metadata client, retrying until a broker answers or the consumer stops.
+    async fn client(&mut self) -> Option<Arc<Client>> {
+        let mut failures = 0u32;
+        loop {
+            match ClientBuilder::new(self.config.brokers.clone())
+                .client_id("klaxon")
+                .build()
+                .await
+            {
+                Ok(client) => return Some(Arc::new(client)),
+                Err(e) => {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(10) {
+                        tracing::warn!(consumer = %self.config.label(), error = %e, "cannot reach the kafka brokers; retrying");
+                    }
+                }
+            }
+            if self.pause(Duration::from_secs(1)).await {
+                return None;
+            }
+        }
+    }
+
+    /// Waits `d`; true if the consumer was stopped meanwhile.
+    async fn pause(&mut self, d: Duration) -> bool {
+        let _ = tokio::time::timeout(d, raised(&mut self.stopped)).await;
+        *self.stopped.borrow()
+    }
+
+    /// One generation: join, assign (when leader), sync, fetch the partitions given until the
+    /// group rebalances or the consumer stops; then commit what was processed.
+    async fn generation(
+        &mut self,
+        client: &Arc<Client>,
+        group: &mut GroupClient,
+    ) -> Result<Next, KafkaError> {
+        let config = Arc::clone(&self.config);
+        let label = config.label();
+        let subscription = Subscription {
+            topics: config.topics.clone(),
+        };
+        let joined = group
+            .join(
+                &subscription,
+                ConsumerConfig::std(config.session_timeout),
+                ConsumerConfig::std(config.rebalance_timeout),
+            )
+            .await?;
+        let assignments = if joined.leader {
+            let mut wanted: Vec<&String> =
+                joined.members.iter().flat_map(|(_, s)| &s.topics).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let topics = client.list_topics().await.map_err(|e| KafkaError::Client {
+                what: "listing topics".into(),
+                source: Box::new(e),
+            })?;
+            let partitions_of: BTreeMap<String, Vec<i32>> = topics
+                .into_iter()
+                .filter(|t| wanted.contains(&&t.name))
+                .map(|t| (t.name, t.partitions.into_iter().collect()))
+                .collect();
+            for topic in &config.topics {
+                if !partitions_of.contains_key(topic) {
+                    tracing::warn!(consumer = %label, topic = %topic, "kafka topic does not exist; nothing of it is read until it does and the group rebalances");
+                }
+            }
+            assign::range(&joined.members, &partitions_of)
+        } else {
+            Vec::new()
+        };
+        let mine = group.sync(&assignments).await?;
+        let pairs = mine.pairs();
+        self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
+        self.stats.owned(&pairs);
+        tracing::info!(
+            consumer = %label,
+            generation = joined.generation,
+            leader = joined.leader,
+            partitions = ?pairs,
+            "kafka group joined"
+        );
+        let committed = group.committed(&pairs).await?;
+        let progress: Arc<Mutex<HashMap<(String, i32), i64>>> = Arc::default();
+        let (halt, halted) = watch::channel(false);
+        let mut fetchers = Vec::with_capacity(pairs.len());
+        for (topic, partition) in &pairs {
+            let start = committed
+                .iter()
+                .find(|o| o.topic == *topic && o.partition == *partition)
+                .map_or(-1, |o| o.offset);
+            let fetcher = Fetcher {
+                client: Arc::clone(client),
+                config: Arc::clone(&config),
+                sink: Arc::clone(&self.sink),
+                stats: Arc::clone(&self.stats),
+                progress: Arc::clone(&progress),
+                topic: topic.clone(),
+                partition: *partition,
+                halted: halted.clone(),
+            };
+            fetchers.push(tokio::spawn(fetcher.run(start)));
+        }
+
+        let mut heartbeat = tokio::time::interval(ConsumerConfig::std(config.heartbeat_interval));
+        let mut commit = tokio::time::interval(ConsumerConfig::std(config.commit_interval));
+        heartbeat.tick().await;
+        commit.tick().await;
+        let mut committed_at: HashMap<(String, i32), i64> = HashMap::new();
+        let next = loop {
+            tokio::select! {
+                _ = raised(&mut self.stopped) => break Next::Stop,
+                _ = heartbeat.tick() => {
+                    if let Err(e) = group.heartbeat().await {
+                        if e.needs_rejoin() {
+                            tracing::info!(consumer = %label, reason = %e, "kafka group rebalancing");
+                        } else {
+                            tracing::warn!(consumer = %label, error = %e, "kafka heartbeat failed; rejoining");
+                            if e.coordinator_moved() {
+                                group.forget_coordinator();
+                            }
+                        }
+                        break Next::Rejoin;
+                    }
+                }
+                _ = commit.tick() => {
+                    if let Err(e) = commit_progress(group, &progress, &mut committed_at).await {
+                        tracing::warn!(consumer = %label, error = %e, "committing kafka offsets failed; rejoining");
+                        break Next::Rejoin;
+                    }
+                }
+            }
+        };
+        // The partitions are about to move (or the consumer stops): the messages in hand finish,
+        // then their offsets are committed under this generation, which the group still takes
+        // while it rebalances.
+        let _ = halt.send(true);
+        for fetcher in fetchers {
+            let _ = fetcher.await;
+        }
+        if let Err(e) = commit_progress(group, &progress, &mut committed_at).await {
+            tracing::warn!(consumer = %label, error = %e, "committing kafka offsets at the end of a generation failed; the next owner reads those messages again");
+        }
+        Ok(next)
+    }
+}
+
+/// Commits the offsets that moved since the last commit.
+async fn commit_progress(
+    group: &mut GroupClient,
+    progress: &Mutex<HashMap<(String, i32), i64>>,
+    committed_at: &mut HashMap<(String, i32), i64>,
+) -> Result<(), KafkaError> {
+    let changed: Vec<Offset> = progress
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(key, offset)| committed_at.get(*key) != Some(offset))
+        .map(|((topic, partition), offset)| Offset {
+            topic: topic.clone(),
+            partition: *partition,
+            offset: *offset,
+        })
+        .collect();
+    group.commit(&changed).await?;
+    for o in changed {
+        committed_at.insert((o.topic, o.partition), o.offset);
+    }
+    Ok(())
+}
+
+/// Reads one partition in order for one generation.
+struct Fetcher {
+    client: Arc<Client>,
+    config: Arc<ConsumerConfig>,
+    sink: Arc<dyn Sink>,
+    stats: Arc<ConsumerStats>,
+    progress: Arc<Mutex<HashMap<(String, i32), i64>>>,
+    topic: String,
+    partition: i32,
+    halted: watch::Receiver<bool>,
+}
+
+impl Fetcher {
+    async fn run(mut self, committed: i64) {
+        let Some(partition) = self.partition_client().await else {
+            return;
+        };
+        let mut offset = committed;
+        let mut failures = 0u32;
+        let max_wait =
+            i32::try_from(self.config.fetch_max_wait.to_std().as_millis()).unwrap_or(i32::MAX);
+        loop {
+            if *self.halted.borrow() {
+                return;
+            }
+            if offset < 0 {
+                let at = match self.config.start_from {
+                    StartFrom::Earliest => OffsetAt::Earliest,
+                    StartFrom::Latest => OffsetAt::Latest,
+                };
+                match partition.get_offset(at).await {
+                    Ok(start) => offset = start,
+                    Err(e) => {
+                        self.failed(&mut failures, "finding where to start", &e.to_string());
+                        if self.pause(Duration::from_secs(1)).await {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let fetched = tokio::select! {
+                _ = raised(&mut self.halted) => return,
+                r = partition.fetch_records(offset, 1..self.config.fetch_max_bytes, max_wait) => r,
+            };
+            let (records, high_watermark) = match fetched {
+                Ok(fetched) => fetched,
+                Err(rskafka::client::error::Error::ServerError {
+                    protocol_error: rskafka::client::error::ProtocolError::OffsetOutOfRange,
+                    ..
+                }) => {
+                    tracing::warn!(topic = %self.topic, partition = self.partition, offset, "kafka offset out of range (the broker deleted those messages); starting from the earliest kept");
+                    // -1: start-from decides, if the earliest cannot be had either.
+                    offset = partition.get_offset(OffsetAt::Earliest).await.unwrap_or(-1);
+                    continue;
+                }
+                Err(e) => {
+                    self.failed(&mut failures, "fetching", &e.to_string());
+                    if self.pause(Duration::from_secs(1)).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            failures = 0;
+            self.stats.set(&self.topic, self.partition, |l| {
+                l.high_watermark = high_watermark;
+                l.next_offset = offset;
+            });
+            let records: Vec<_> = records.into_iter().filter(|r| r.offset >= offset).collect();
+            if records.is_empty() {
+                continue;
+            }
+            let next = records.last().map_or(offset, |r| r.offset + 1);
+            let bodies: Vec<(i64, Vec<u8>)> = records
+                .into_iter()
+                .map(|r| (r.offset, r.record.value.unwrap_or_default()))
+                .collect();
+            if !self.process(bodies).await {
+                return;
+            }
+            offset = next;
+            self.progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((self.topic.clone(), self.partition), offset);
+            self.stats
+                .set(&self.topic, self.partition, |l| l.next_offset = offset);
+        }
+    }
+
+    /// Writes a fetch's messages: all in one write (their bodies joined), or, if the sink
+    /// rejects that, one by one so that only the bad ones are skipped. False if halted while
+    /// the sink was unavailable (nothing of this fetch is then marked processed).
+    async fn process(&mut self, bodies: Vec<(i64, Vec<u8>)>) -> bool {
+        let mut joined = Vec::with_capacity(bodies.iter().map(|(_, b)| b.len() + 1).sum());
+        for (_, body) in &bodies {
+            joined.extend_from_slice(body);
+            if !body.ends_with(b"\n") {
+                joined.push(b'\n');
+            }
+        }
+        match self.write(joined).await {
+            Some(Ok(points)) => {
+                self.stats
+                    .messages
+                    .fetch_add(bodies.len() as u64, Ordering::Relaxed);
+                self.stats
+                    .points
+                    .fetch_add(points as u64, Ordering::Relaxed);
+                return true;
+            }
+            Some(Err(_)) if bodies.len() > 1 => {}
+            Some(Err(reason)) => {
+                self.rejected(bodies[0].0, &reason);
+                return true;
+            }
+            None => return false,
+        }
+        for (offset, body) in bodies {
+            match self.write(body).await {
+                Some(Ok(points)) => {
+                    self.stats.messages.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .points
+                        .fetch_add(points as u64, Ordering::Relaxed);
+                }
+                Some(Err(reason)) => self.rejected(offset, &reason),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// One write, retried while the sink is unavailable: `None` if halted meanwhile.
+    async fn write(&mut self, body: Vec<u8>) -> Option<Result<usize, String>> {
+        let mut waited = 0u32;
+        loop {
+            let write = Write {
+                database: self.config.database.clone(),
+                retention_policy: self.config.retention_policy.clone(),
+                precision: self.config.precision.clone(),
+                body: body.clone(),
+            };
+            match self.sink.write(write).await {
+                Ok(points) => return Some(Ok(points)),
+                Err(SinkError::Rejected(reason)) => return Some(Err(reason)),
+                Err(SinkError::Unavailable(reason)) => {
+                    waited += 1;
+                    if waited == 1 || waited.is_multiple_of(30) {
+                        tracing::warn!(topic = %self.topic, partition = self.partition, reason = %reason, "klaxond cannot take the partition's messages now; retrying");
+                    }
+                    if self.pause(Duration::from_secs(1)).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn rejected(&self, offset: i64, reason: &str) {
+        let n = self.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+        // The first ten, then every hundredth: a topic of garbage cannot flood the log.
+        if n <= 10 || n.is_multiple_of(100) {
+            tracing::warn!(topic = %self.topic, partition = self.partition, offset, malformed = n, error = %reason, "kafka message skipped: not valid line protocol");
+        }
+    }
+
+    fn failed(&self, failures: &mut u32, what: &str, error: &str) {
+        *failures += 1;
+        if *failures == 1 || failures.is_multiple_of(30) {
+            tracing::warn!(topic = %self.topic, partition = self.partition, error = %error, failures = *failures, "kafka partition: {what} failed; retrying");
+        }
+    }
+
+    async fn pause(&mut self, d: Duration) -> bool {
+        let _ = tokio::time::timeout(d, raised(&mut self.halted)).await;
+        *self.halted.borrow()
+    }
+
+    async fn partition_client(&mut self) -> Option<PartitionClient> {
+        let mut failures = 0u32;
+        let started = Instant::now();
+        loop {
+            match self
+                .client
+                .partition_client(
+                    self.topic.clone(),
+                    self.partition,
+                    UnknownTopicHandling::Retry,
+                )
+                .await
+            {
+                Ok(client) => return Some(client),
+                Err(e) => self.failed(
+                    &mut failures,
+                    "connecting",
+                    &format!("{e} (for {:?})", started.elapsed()),
+                ),
+            }
+            if self.pause(Duration::from_secs(1)).await {
+                return None;
+            }
+        }
+    }
+}
+
+/// Resolves once the flag is raised (or its sender is gone); holds no borrow of it.
+async fn raised(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|raised| *raised).await;
+}

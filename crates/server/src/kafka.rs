@@ -1,0 +1,91 @@
+//! `[[kafka-consumer]]`: Kafka topics as a source of line protocol. Each consumer's messages go
+//! through the same path as a `/write` (admission, parse, tasks, the store's commit), and the
+//! consumer commits a message's offset only once that path said its effects are stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use klaxon_kafka::{Consumer, ConsumerConfig, Sink, SinkError, Write};
+
+use crate::http::write::{IngestPath, WriteError, WriteQuery};
+
+/// The ingest path as a Kafka consumer's sink.
+#[derive(Debug)]
+struct KafkaSink {
+    path: IngestPath,
+}
+
+#[async_trait::async_trait]
+impl Sink for KafkaSink {
+    async fn write(&self, write: Write) -> Result<usize, SinkError> {
+        let slot = self.path.gate.slot().await.map_err(sink_error)?;
+        let query = WriteQuery::new(write.database, write.retention_policy, write.precision);
+        self.path
+            .process(slot, query, HeaderMap::new(), Bytes::from(write.body))
+            .await
+            .map_err(sink_error)
+    }
+}
+
+/// 503 means "later" (shutting down, queues full, the disk full); anything else is the
+/// message's own fault, and retrying it would stall its partition for good.
+fn sink_error(e: WriteError) -> SinkError {
+    if e.status == StatusCode::SERVICE_UNAVAILABLE {
+        SinkError::Unavailable(e.message)
+    } else {
+        SinkError::Rejected(e.message)
+    }
+}
+
+/// Each `[[kafka-consumer]]`'s group and counters.
+pub type KafkaStats = Arc<[(String, Arc<klaxon_kafka::ConsumerStats>)]>;
+
+/// The running consumers.
+#[derive(Debug, Default)]
+pub struct KafkaConsumers {
+    consumers: Vec<Consumer>,
+}
+
+impl KafkaConsumers {
+    /// Starts every enabled consumer of `configs` (validated with the configuration).
+    pub fn start(configs: &[ConsumerConfig], path: IngestPath) -> KafkaConsumers {
+        let sink: Arc<dyn Sink> = Arc::new(KafkaSink { path });
+        let consumers = configs
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|config| {
+                tracing::info!(consumer = %config.label(), brokers = ?config.brokers, database = %config.database, "kafka consumer starting");
+                Consumer::start(config.clone(), Arc::clone(&sink))
+            })
+            .collect();
+        KafkaConsumers { consumers }
+    }
+
+    /// Each consumer's group and counters, for `/metrics`.
+    pub fn stats(&self) -> KafkaStats {
+        self.consumers
+            .iter()
+            .map(|c| (c.group().to_owned(), Arc::clone(c.stats())))
+            .collect()
+    }
+
+    /// Stops them all: each finishes the messages in hand, commits and leaves its group.
+    pub async fn stop(&mut self, timeout: Duration) {
+        let stops = std::mem::take(&mut self.consumers)
+            .into_iter()
+            .map(|c| c.stop(timeout));
+        futures_join_all(stops).await;
+    }
+}
+
+/// Awaits every future, concurrently, without another dependency.
+async fn futures_join_all(
+    futures: impl Iterator<Item = impl Future<Output = ()> + Send + 'static>,
+) {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    for handle in handles {
+        let _ = handle.await;
+    }
+}

@@ -1,0 +1,236 @@
+//! `[[kafka-consumer]]` against a real Kafka-protocol broker (tansu, installed by `.ci/run`):
+//! line protocol produced to a topic's partitions reaches the tasks as a `/write` would, bad
+//! messages are skipped, offsets are committed, and two klaxonds in one consumer group share the
+//! partitions, the one that stops handing its partitions to the other.
+
+use std::collections::BTreeMap;
+
+use klaxon_e2e::{Klaxond, TcpSink, wait_for};
+use rskafka::client::ClientBuilder;
+use rskafka::client::partition::{Compression, UnknownTopicHandling};
+use rskafka::record::Record;
+
+use crate::broker_handlers::Tansu;
+
+/// A member's consumer section: short heartbeats, so that rebalances are quick in a test.
+fn consumer_config(broker: &Tansu, topic: &str) -> String {
+    format!(
+        "[[kafka-consumer]]\nbrokers = [\"{}\"]\ntopics = [\"{topic}\"]\ngroup-id = \"alerting\"\n\
+         database = \"telegraf\"\nstart-from = \"earliest\"\nheartbeat-interval = \"300ms\"\n\
+         session-timeout = \"10s\"\nrebalance-timeout = \"5s\"\ncommit-interval = \"200ms\"\n\
+         fetch-max-wait = \"100ms\"\n",
+        broker.addr
+    )
+}
+
+/// Every point with usage_idle under 10 is CRITICAL, one alert per host, sent to `sink`.
+fn define_task(server: &Klaxond, sink: &TcpSink) {
+    let script = format!(
+        "stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n    |alert()\n        \
+         .id('{{{{ index .Tags \"host\" }}}}')\n        .message('{{{{ .ID }}}} {{{{ .Time.Unix }}}}')\n        \
+         .crit(lambda: \"usage_idle\" < 10)\n        .tcp('{}')\n",
+        sink.address()
+    );
+    let (status, answer) = server.define_task("cpu_alert", &script, &[("telegraf", "autogen")]);
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Produces each (partition, message) to `topic`, in order.
+fn produce(broker: &Tansu, topic: &str, messages: &[(i32, String)]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = ClientBuilder::new(vec![broker.addr.clone()])
+            .build()
+            .await
+            .expect("a kafka client");
+        for (partition, value) in messages {
+            let partition_client = client
+                .partition_client(topic, *partition, UnknownTopicHandling::Retry)
+                .await
+                .expect("a partition client");
+            let record = Record {
+                key: None,
+                value: Some(value.clone().into_bytes()),
+                headers: BTreeMap::new(),
+                timestamp: chrono::Utc::now(),
+            };
+            partition_client
+                .produce(vec![record], Compression::NoCompression)
+                .await
+                .expect("produce");
+        }
+    });
+}
+
+/// The `message` of the next `n` alerts.
+fn next_messages(sink: &TcpSink, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            sink.next_json()["message"]
+                .as_str()
+                .expect("a message")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The partitions the last "kafka group joined" line of `server`'s log gives it.
+fn owned_partitions(server: &Klaxond, topic: &str) -> Option<usize> {
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("kafka group joined"))?;
+    Some(
+        line.matches(&format!("\\\"{topic}\\\", ")).count()
+            + line.matches(&format!("\"{topic}\", ")).count(),
+    )
+}
+
+#[test]
+fn kafka_messages_feed_tasks_bad_ones_are_skipped_and_offsets_survive_a_restart() {
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    broker.create_topic("metrics", 3);
+    let sink = TcpSink::start();
+    let mut server = Klaxond::builder()
+        .config(&consumer_config(&broker, "metrics"))
+        .start();
+    define_task(&server, &sink);
+    produce(
+        &broker,
+        "metrics",
+        &[
+            (0, "cpu,host=a usage_idle=5 1000000000".into()),
+            (1, "this is not line protocol".into()),
+            (1, "cpu,host=b usage_idle=3 2000000000".into()),
+            (
+                2,
+                "cpu,host=c usage_idle=50 3000000000\ncpu,host=c usage_idle=1 4000000000".into(),
+            ),
+        ],
+    );
+    let mut got = next_messages(&sink, 3);
+    got.sort();
+    assert_eq!(got, ["a 1", "b 2", "c 4"]);
+    let log = server.wait_for_log("kafka message skipped");
+    assert!(
+        log.contains("partition=1") || log.contains("\"partition\":1"),
+        "{log}"
+    );
+    let metrics = server.metrics();
+    assert_eq!(
+        metrics.value(
+            "klaxon_kafka_messages_malformed_total",
+            &[("group", "alerting")]
+        ),
+        1.0
+    );
+
+    // Committed: the restarted server reads on from there, so the first alert it sends is the
+    // new message's, not one of the old messages' again.
+    wait_for("the offsets committed", || {
+        let metrics = server.metrics();
+        (0..3).all(|p| {
+            let p = p.to_string();
+            let labels = [("group", "alerting"), ("partition", p.as_str())];
+            metrics.value_or_zero("klaxon_kafka_lag_messages", &labels) == 0.0
+        }) && metrics.value("klaxon_kafka_messages_total", &[("group", "alerting")]) == 3.0
+    });
+    server.restart();
+    produce(
+        &broker,
+        "metrics",
+        &[(2, "cpu,host=d usage_idle=2 5000000000".into())],
+    );
+    assert_eq!(next_messages(&sink, 1), ["d 5"]);
+}
+
+#[test]
+fn bad_kafka_consumer_sections_are_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("klaxon.toml");
+    std::fs::write(
+        &config,
+        "[[kafka-consumer]]\nbrokers = [\"127.0.0.1:9092\"]\ntopics = [\"metrics\"]\ngroup-id = \"g\"\n",
+    )
+    .unwrap();
+    let output = klaxon_e2e::run_klaxond(&["-config", config.to_str().unwrap()], dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(
+            "[[kafka-consumer]] database is empty: name the database the points belong to"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn two_klaxonds_in_a_group_share_the_partitions_and_a_stopped_one_hands_them_over() {
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    broker.create_topic("shared", 6);
+    let sink = TcpSink::start();
+    let config = consumer_config(&broker, "shared");
+    let mut first = Klaxond::builder().config(&config).start();
+    define_task(&first, &sink);
+    let second = Klaxond::builder().config(&config).start();
+    define_task(&second, &sink);
+    wait_for("both members to own three partitions each", || {
+        owned_partitions(&first, "shared") == Some(3)
+            && owned_partitions(&second, "shared") == Some(3)
+    });
+
+    // Five series in each partition, each CRITICAL once: thirty alerts, each sent once,
+    // whichever member owns the partition.
+    let round = |second: u64| -> Vec<(i32, String)> {
+        (0..6)
+            .flat_map(|p| {
+                (0..5).map(move |i| {
+                    (
+                        p,
+                        format!("cpu,host=h{p}-{i} usage_idle=1 {second}000000000"),
+                    )
+                })
+            })
+            .collect()
+    };
+    produce(&broker, "shared", &round(1));
+    let mut got = next_messages(&sink, 30);
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 30, "{got:?}");
+
+    // The first member stops: it commits and leaves, and the second takes all six partitions.
+    first.stop();
+    wait_for("the second member to own all six partitions", || {
+        owned_partitions(&second, "shared") == Some(6)
+    });
+    produce(&broker, "shared", &round(2));
+    let mut got = next_messages(&sink, 30);
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 30, "{got:?}");
+    assert!(
+        got.iter().all(|m| m.ends_with(" 2")),
+        "round 1 read again: {got:?}"
+    );
+    // A sentinel per partition, after everything: had a partition been read again from before
+    // the first member's commit, its old alerts would arrive before its sentinel.
+    let sentinels: Vec<(i32, String)> = (0..6)
+        .map(|p| (p, format!("cpu,host=sentinel{p} usage_idle=1 3000000000")))
+        .collect();
+    produce(&broker, "shared", &sentinels);
+    let mut got = next_messages(&sink, 6);
+    got.sort();
+    assert_eq!(
+        got,
+        (0..6).map(|p| format!("sentinel{p} 3")).collect::<Vec<_>>()
+    );
+}
