@@ -23,16 +23,32 @@ fn consumer_config(broker: &Tansu, topic: &str) -> String {
     )
 }
 
-/// Every point with usage_idle under 10 is CRITICAL, one alert per host, sent to `sink`.
-fn define_task(server: &Klaxond, sink: &TcpSink) {
+/// Every point with usage_idle under 10 is CRITICAL, one alert per host, sent to `sink` with
+/// the message `message`, on every point or (`changes_only`) on state changes.
+fn define_alert_task(server: &Klaxond, sink: &TcpSink, message: &str, changes_only: bool) {
+    let only = if changes_only {
+        "\n        .stateChangesOnly()"
+    } else {
+        ""
+    };
     let script = format!(
         "stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n    |alert()\n        \
-         .id('{{{{ index .Tags \"host\" }}}}')\n        .message('{{{{ .ID }}}} {{{{ .Time.Unix }}}}')\n        \
-         .crit(lambda: \"usage_idle\" < 10)\n        .tcp('{}')\n",
+         .id('{{{{ index .Tags \"host\" }}}}')\n        .message('{message}')\n        \
+         .crit(lambda: \"usage_idle\" < 10){only}\n        .tcp('{}')\n",
         sink.address()
     );
     let (status, answer) = server.define_task("cpu_alert", &script, &[("telegraf", "autogen")]);
     assert_eq!(status, 200, "{answer}");
+}
+
+/// Alerts on every point, `<host> <unix seconds>`.
+fn define_task(server: &Klaxond, sink: &TcpSink) {
+    define_alert_task(server, sink, "{{ .ID }} {{ .Time.Unix }}", false);
+}
+
+/// Alerts on state changes, `<host> <level>`.
+fn define_state_change_task(server: &Klaxond, sink: &TcpSink) {
+    define_alert_task(server, sink, "{{ .ID }} {{ .Level }}", true);
 }
 
 /// Produces each (partition, message) to `topic`, in order.
@@ -232,5 +248,103 @@ fn two_klaxonds_in_a_group_share_the_partitions_and_a_stopped_one_hands_them_ove
     assert_eq!(
         got,
         (0..6).map(|p| format!("sentinel{p} 3")).collect::<Vec<_>>()
+    );
+}
+
+/// The next `n` alerts as (message, previousLevel, duration in seconds), sorted.
+fn next_alerts(sink: &TcpSink, n: usize) -> Vec<(String, String, i64)> {
+    let mut got: Vec<_> = (0..n)
+        .map(|_| {
+            let alert = sink.next_json();
+            (
+                alert["message"].as_str().unwrap_or_default().to_owned(),
+                alert["previousLevel"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                alert["duration"].as_i64().unwrap_or_default() / 1_000_000_000,
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// Host x's point in partition 0 and host y's in partition 1, at `second`.
+fn both_hosts(usage_idle: u32, second: u32) -> Vec<(i32, String)> {
+    vec![
+        (
+            0,
+            format!("cpu,host=x usage_idle={usage_idle} {second}000000000"),
+        ),
+        (
+            1,
+            format!("cpu,host=y usage_idle={usage_idle} {second}000000000"),
+        ),
+    ]
+}
+
+#[test]
+fn a_member_taking_over_partitions_goes_on_from_their_alert_states() {
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    broker.create_topic("handover", 2);
+    let sink = TcpSink::start();
+    let config = consumer_config(&broker, "handover");
+    let mut first = Klaxond::builder().config(&config).start();
+    define_state_change_task(&first, &sink);
+    wait_for("the first member to own both partitions", || {
+        owned_partitions(&first, "handover") == Some(2)
+    });
+    produce(&broker, "handover", &both_hosts(1, 1));
+    assert_eq!(
+        next_alerts(&sink, 2),
+        [
+            ("x CRITICAL".to_owned(), "OK".to_owned(), 0),
+            ("y CRITICAL".to_owned(), "OK".to_owned(), 0)
+        ]
+    );
+
+    // A second member joins and takes one of the partitions, and the states of its series
+    // with it: still CRITICAL is no change, and the recovery is from CRITICAL, two seconds on.
+    let mut second = Klaxond::builder().config(&config).start();
+    define_state_change_task(&second, &sink);
+    wait_for("each member to own one partition", || {
+        owned_partitions(&first, "handover") == Some(1)
+            && owned_partitions(&second, "handover") == Some(1)
+    });
+    second.wait_for_log("alert states adopted from the state topic");
+    produce(&broker, "handover", &both_hosts(1, 2));
+    produce(&broker, "handover", &both_hosts(50, 3));
+    assert_eq!(
+        next_alerts(&sink, 2),
+        [
+            ("x OK".to_owned(), "CRITICAL".to_owned(), 2),
+            ("y OK".to_owned(), "CRITICAL".to_owned(), 2)
+        ]
+    );
+
+    // Both fire again; the first member stops, and the second, now owning both partitions,
+    // sends the recoveries of the series the first one had.
+    produce(&broker, "handover", &both_hosts(1, 4));
+    assert_eq!(
+        next_alerts(&sink, 2),
+        [
+            ("x CRITICAL".to_owned(), "OK".to_owned(), 0),
+            ("y CRITICAL".to_owned(), "OK".to_owned(), 0)
+        ]
+    );
+    first.stop();
+    wait_for("the second member to own both partitions", || {
+        owned_partitions(&second, "handover") == Some(2)
+    });
+    produce(&broker, "handover", &both_hosts(50, 6));
+    assert_eq!(
+        next_alerts(&sink, 2),
+        [
+            ("x OK".to_owned(), "CRITICAL".to_owned(), 2),
+            ("y OK".to_owned(), "CRITICAL".to_owned(), 2)
+        ]
     );
 }

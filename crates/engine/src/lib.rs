@@ -32,8 +32,8 @@ mod store;
 pub mod tasks;
 
 pub use alerts::{
-    AlertService, Batch, Collected, DrainReport, EngineConfig, HistoryEntry, HistoryPage,
-    HistoryQuery, LastState, QueueDepth, QueueFull, TaskHandler, TopicInfo,
+    Adopted, AlertService, Batch, Collected, DrainReport, EngineConfig, HistoryEntry, HistoryPage,
+    HistoryQuery, LastState, QueueDepth, QueueFull, StateJournal, TaskHandler, TopicInfo,
 };
 pub use delivery::outbox::OutboxStats;
 pub use error::EngineError;

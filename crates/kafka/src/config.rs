@@ -66,6 +66,12 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: GoDuration,
     /// How long one request to a broker may take.
     pub timeout: GoDuration,
+    /// Share alert states through the state topic, so that a member taking over partitions
+    /// goes on from the states their last owner reached (docs/scale-out.md).
+    pub state_handover: bool,
+    /// The state topic; `<group-id>-klaxon-state` when empty. Create it with
+    /// `cleanup.policy=compact`; Klaxon creates it (one partition, no compaction) if missing.
+    pub state_topic: String,
 }
 
 impl Default for ConsumerConfig {
@@ -86,6 +92,8 @@ impl Default for ConsumerConfig {
             fetch_max_bytes: 1 << 20,
             fetch_max_wait: GoDuration::from_nanos(500_000_000),
             timeout: GoDuration::from_secs(10),
+            state_handover: true,
+            state_topic: String::new(),
         }
     }
 }
@@ -142,6 +150,15 @@ impl ConsumerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The state topic's name.
+    pub fn state_topic_name(&self) -> String {
+        if self.state_topic.is_empty() {
+            format!("{}-klaxon-state", self.group_id)
+        } else {
+            self.state_topic.clone()
+        }
     }
 
     /// A name for logs and metrics: the group and its topics.

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::assign::{self, Subscription};
 use crate::group::{GroupClient, Offset};
+use crate::state::StateTopic;
 use crate::{ConsumerConfig, KafkaError, StartFrom};
 
 /// One message's line protocol, to be processed as a `/write` of it would be.
@@ -42,6 +43,19 @@ pub trait Sink: Send + Sync + 'static {
     /// Processes `write`; `Ok(points)` only once the points' effects (alert states, outbox
     /// entries) are durable.
     async fn write(&self, write: Write) -> Result<usize, SinkError>;
+
+    /// The alert state changes recorded since the last call, as (key, value) records for the
+    /// state topic. None by default: a sink that keeps no alert state.
+    fn state_changes(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        Vec::new()
+    }
+
+    /// Adopts `values`, the latest record of each key of the state topic, where they are newer
+    /// than the sink's own states; returns how many were.
+    async fn adopt_states(&self, values: Vec<Vec<u8>>) -> usize {
+        let _ = values;
+        0
+    }
 }
 
 /// What one consumer has done, for `/metrics`.
@@ -125,6 +139,7 @@ impl Consumer {
             sink,
             stats: Arc::clone(&stats),
             stopped,
+            handover: None,
         };
         let task = tokio::spawn(member.run());
         Consumer {
@@ -166,6 +181,15 @@ struct Member {
     sink: Arc<dyn Sink>,
     stats: Arc<ConsumerStats>,
     stopped: watch::Receiver<bool>,
+    /// The state topic and what is still to be published to it (with `state-handover`).
+    handover: Option<Handover>,
+}
+
+/// The state topic of a member that shares its alert states.
+struct Handover {
+    topic: Option<StateTopic>,
+    /// State changes taken from the sink and not yet on the broker, oldest first.
+    unsent: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// What the member should do after a generation ends.
@@ -252,6 +276,33 @@ impl Member {
         *self.stopped.borrow()
     }
 
+    /// Reads the state topic and hands its states to the sink, before this generation's
+    /// partitions are read.
+    async fn adopt_states(&mut self, client: &Arc<Client>) -> Result<(), KafkaError> {
+        let name = self.config.state_topic_name();
+        let handover = self.handover.get_or_insert_with(|| Handover {
+            topic: None,
+            unsent: Vec::new(),
+        });
+        if handover.topic.is_none() {
+            handover.topic = Some(StateTopic::open(client, &name).await?);
+        }
+        // What this member has not published yet goes first, so that the states it reads are
+        // not older than its own.
+        handover.unsent.extend(self.sink.state_changes());
+        if let Some(topic) = &handover.topic {
+            if !handover.unsent.is_empty() {
+                topic.publish(&handover.unsent).await?;
+                handover.unsent.clear();
+            }
+            let values = topic.read().await?;
+            let read = values.len();
+            let adopted = self.sink.adopt_states(values).await;
+            tracing::info!(consumer = %self.config.label(), topic = %name, read, adopted, "alert states adopted from the state topic");
+        }
+        Ok(())
+    }
+
     /// One generation: join, assign (when leader), sync, fetch the partitions given until the
     /// group rebalances or the consumer stops; then commit what was processed.
     async fn generation(
@@ -306,6 +357,9 @@ impl Member {
             "kafka group joined"
         );
         let committed = group.committed(&pairs).await?;
+        if config.state_handover {
+            self.adopt_states(client).await?;
+        }
         let progress: Arc<Mutex<HashMap<(String, i32), i64>>> = Arc::default();
         let (halt, halted) = watch::channel(false);
         let mut fetchers = Vec::with_capacity(pairs.len());
@@ -327,6 +381,7 @@ impl Member {
             fetchers.push(tokio::spawn(fetcher.run(start)));
         }
 
+        let mut stopped = self.stopped.clone();
         let mut heartbeat = tokio::time::interval(ConsumerConfig::std(config.heartbeat_interval));
         let mut commit = tokio::time::interval(ConsumerConfig::std(config.commit_interval));
         heartbeat.tick().await;
@@ -334,7 +389,7 @@ impl Member {
         let mut committed_at: HashMap<(String, i32), i64> = HashMap::new();
         let next = loop {
             tokio::select! {
-                _ = raised(&mut self.stopped) => break Next::Stop,
+                _ = raised(&mut stopped) => break Next::Stop,
                 _ = heartbeat.tick() => {
                     if let Err(e) = group.heartbeat().await {
                         if e.needs_rejoin() {
@@ -349,7 +404,7 @@ impl Member {
                     }
                 }
                 _ = commit.tick() => {
-                    if let Err(e) = commit_progress(group, &progress, &mut committed_at).await {
+                    if let Err(e) = commit_progress(group, &progress, &mut committed_at, self.handover.as_mut(), &*self.sink).await {
                         tracing::warn!(consumer = %label, error = %e, "committing kafka offsets failed; rejoining");
                         break Next::Rejoin;
                     }
@@ -363,18 +418,29 @@ impl Member {
         for fetcher in fetchers {
             let _ = fetcher.await;
         }
-        if let Err(e) = commit_progress(group, &progress, &mut committed_at).await {
+        if let Err(e) = commit_progress(
+            group,
+            &progress,
+            &mut committed_at,
+            self.handover.as_mut(),
+            &*self.sink,
+        )
+        .await
+        {
             tracing::warn!(consumer = %label, error = %e, "committing kafka offsets at the end of a generation failed; the next owner reads those messages again");
         }
         Ok(next)
     }
 }
 
-/// Commits the offsets that moved since the last commit.
+/// Commits the offsets that moved since the last commit, after publishing the state changes
+/// their messages caused (taken from the sink after the offsets, so that none is missed).
 async fn commit_progress(
     group: &mut GroupClient,
     progress: &Mutex<HashMap<(String, i32), i64>>,
     committed_at: &mut HashMap<(String, i32), i64>,
+    handover: Option<&mut Handover>,
+    sink: &dyn Sink,
 ) -> Result<(), KafkaError> {
     let changed: Vec<Offset> = progress
         .lock()
@@ -387,6 +453,18 @@ async fn commit_progress(
             offset: *offset,
         })
         .collect();
+    if let Some(handover) = handover {
+        handover.unsent.extend(sink.state_changes());
+        if !handover.unsent.is_empty() {
+            let Some(topic) = &handover.topic else {
+                return Err(KafkaError::Config(
+                    "state topic not open; the offsets wait for its states".into(),
+                ));
+            };
+            topic.publish(&handover.unsent).await?;
+            handover.unsent.clear();
+        }
+    }
     group.commit(&changed).await?;
     for o in changed {
         committed_at.insert((o.topic, o.partition), o.offset);

@@ -16,6 +16,7 @@ mod config;
 mod consumer;
 mod error;
 mod group;
+mod state;
 mod wire;
 
 pub use config::{ConsumerConfig, StartFrom};

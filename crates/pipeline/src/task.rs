@@ -474,6 +474,20 @@ impl Task {
         }
     }
 
+    /// Forgets the alert state of every group of every alert node: each group restores its
+    /// state from its topic at its next point, as after a restart. For a server that adopted
+    /// other servers' states (a rebalance of a Kafka consumer group), whose topics are then
+    /// newer than what its alert nodes hold.
+    pub fn forget_alert_states(&mut self) {
+        for stage in &mut self.stages {
+            match stage {
+                Stage::Alert(a) => a.forget_states(),
+                Stage::Deadman(d) => d.alert_mut().forget_states(),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the task has wall-clock nodes (`stats`, `deadman`, `barrier`) that need
     /// [`Task::tick`].
     pub fn ticks(&self) -> bool {

@@ -11,10 +11,12 @@ use klaxon_kafka::{Consumer, ConsumerConfig, Sink, SinkError, Write};
 
 use crate::http::write::{IngestPath, WriteError, WriteQuery};
 
-/// The ingest path as a Kafka consumer's sink.
+/// The ingest path as a Kafka consumer's sink, with the journal of alert state changes it
+/// publishes to its group's state topic (`state-handover`).
 #[derive(Debug)]
 struct KafkaSink {
     path: IngestPath,
+    journal: Option<Arc<klaxon_engine::StateJournal>>,
 }
 
 #[async_trait::async_trait]
@@ -26,6 +28,34 @@ impl Sink for KafkaSink {
             .process(slot, query, HeaderMap::new(), Bytes::from(write.body))
             .await
             .map_err(sink_error)
+    }
+
+    fn state_changes(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.journal
+            .as_ref()
+            .map(|journal| journal.drain())
+            .unwrap_or_default()
+    }
+
+    async fn adopt_states(&self, values: Vec<Vec<u8>>) -> usize {
+        let (alerts, tasks) = (self.path.alerts.clone(), self.path.tasks.clone());
+        // Stores what it adopts: off the async workers.
+        let adopted = tokio::task::spawn_blocking(move || {
+            let report = alerts.adopt(values);
+            if report.adopted > 0 {
+                tasks.forget_alert_states();
+            }
+            report
+        })
+        .await
+        .unwrap_or_default();
+        if adopted.unreadable > 0 {
+            tracing::warn!(
+                unreadable = adopted.unreadable,
+                "state topic records that do not decode were skipped"
+            );
+        }
+        adopted.adopted
     }
 }
 
@@ -51,13 +81,17 @@ pub struct KafkaConsumers {
 impl KafkaConsumers {
     /// Starts every enabled consumer of `configs` (validated with the configuration).
     pub fn start(configs: &[ConsumerConfig], path: IngestPath) -> KafkaConsumers {
-        let sink: Arc<dyn Sink> = Arc::new(KafkaSink { path });
         let consumers = configs
             .iter()
             .filter(|c| c.enabled)
             .map(|config| {
-                tracing::info!(consumer = %config.label(), brokers = ?config.brokers, database = %config.database, "kafka consumer starting");
-                Consumer::start(config.clone(), Arc::clone(&sink))
+                tracing::info!(consumer = %config.label(), brokers = ?config.brokers, database = %config.database, state_handover = config.state_handover, "kafka consumer starting");
+                let journal = config.state_handover.then(|| path.alerts.journal());
+                let sink = Arc::new(KafkaSink {
+                    path: path.clone(),
+                    journal,
+                });
+                Consumer::start(config.clone(), sink)
             })
             .collect();
         KafkaConsumers { consumers }

@@ -106,6 +106,14 @@ impl AlertService {
     /// [`AlertService::flush`]: a write body's events then cost one disk sync instead of one
     /// each. Returns the event's previous level.
     pub fn collect_into(&self, batch: &mut Batch, event: Event) -> Level {
+        self.record_into(batch, event, true)
+    }
+
+    /// Records `event` into `batch`: its state (to store), its history entry, and, when
+    /// `deliver`, its journal entry and its queueing to the topic's handlers. Without
+    /// `deliver` it is a state adopted from another member (`handover.rs`): stored here,
+    /// neither delivered nor journaled again.
+    pub(super) fn record_into(&self, batch: &mut Batch, event: Event, deliver: bool) -> Level {
         let Some(recorded) = self.record(event) else {
             return Level::Ok;
         };
@@ -116,6 +124,9 @@ impl AlertService {
             needs_write,
             history,
         } = recorded;
+        if needs_write && deliver {
+            self.inner.journals.record(&event);
+        }
         if needs_write && self.inner.config.persist_topics {
             batch
                 .touched
@@ -124,7 +135,7 @@ impl AlertService {
                 batch.history.push((event.topic.clone(), entry));
             }
         }
-        if !outlets.is_empty() {
+        if deliver && !outlets.is_empty() {
             batch.queued.push(Pending {
                 outlets,
                 event,
@@ -156,7 +167,7 @@ impl AlertService {
     }
 
     /// Stores the batch's states and history (without its events: delivery is in memory).
-    fn store_batch(&self, batch: &Batch) {
+    pub(super) fn store_batch(&self, batch: &Batch) {
         if batch.touched.is_empty() {
             return;
         }

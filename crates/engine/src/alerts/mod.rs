@@ -9,6 +9,7 @@
 
 mod collect;
 mod config;
+mod handover;
 mod history;
 mod kept;
 mod silencing;
@@ -24,6 +25,7 @@ use tokio::sync::{Notify, watch};
 
 pub use collect::{Batch, Collected};
 pub use config::{EngineConfig, QueueFull};
+pub use handover::{Adopted, StateJournal};
 pub use history::{HistoryEntry, HistoryPage, HistoryQuery};
 pub use topics::{LastState, TaskHandler, TopicInfo};
 pub use workers::{DrainReport, QueueDepth};
@@ -103,6 +105,8 @@ struct Inner {
     silences: SilenceRegistry,
     /// Events waiting for delivery, on disk, when delivery is durable.
     outbox: Option<Arc<Outbox>>,
+    /// The journals of state changes that cluster members share (see `handover.rs`).
+    journals: handover::Journals,
 }
 
 /// Everything behind the service's one lock.
@@ -160,6 +164,7 @@ impl AlertService {
                 room_freed: Arc::new(Notify::new()),
                 silences: SilenceRegistry::default(),
                 outbox,
+                journals: handover::Journals::default(),
             }),
         };
         service.restore_silences()?;

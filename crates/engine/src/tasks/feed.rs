@@ -111,6 +111,15 @@ impl TaskManager {
         self.write_back(loopback, 1);
     }
 
+    /// Makes every running task's alert nodes forget their groups' states, so that each
+    /// restores its state from its topic at its next point: after the alert service adopted
+    /// states of another server ([`crate::AlertService::adopt`]).
+    pub fn forget_alert_states(&self) {
+        for (_, running, _) in self.running() {
+            running.pipeline().task.forget_alert_states();
+        }
+    }
+
     /// The running tasks with their counters, so they can be fed without the slots' lock.
     fn running(&self) -> Vec<(String, Arc<RunningTask>, Arc<TaskCounters>)> {
         self.read_slots()

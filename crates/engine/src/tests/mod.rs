@@ -2,6 +2,7 @@
 //! internal kinds, delivery, persistence and tasks. The helpers here are shared by them all.
 
 mod delivery;
+mod handover;
 mod internal_kinds;
 mod outbox;
 mod persistence;

@@ -323,6 +323,11 @@ impl AlertNode {
         &self.handlers
     }
 
+    /// Forgets every group's state ([`crate::Task::forget_alert_states`]).
+    pub fn forget_states(&mut self) {
+        self.states = HashMap::new();
+    }
+
     /// Applies a handler kind's `global` setting, as Kapacitor does when a task starts: with
     /// `global.handler`, a handler of `kind` with its default options unless the node already
     /// names one; with `global.state_changes_only`, the whole node emits state changes only
