@@ -10,7 +10,7 @@ use klaxon_core::{Event, EventState, Level, Timestamp};
 
 use super::kept::Kept;
 use super::{AlertService, QueueFull};
-use crate::delivery::{Outbox, Outlet, Worker, new_key};
+use crate::delivery::{Outbox, Outlet, Worker, event_key};
 use crate::store::{BatchWrite, Delivery, OutboxOp, OutboxPut};
 use crate::{HistoryEntry, StoreError};
 
@@ -136,10 +136,11 @@ impl AlertService {
             }
         }
         if deliver && !outlets.is_empty() {
+            let key = event_key(&event);
             batch.queued.push(Pending {
                 outlets,
                 event,
-                key: new_key(),
+                key,
             });
         }
         previous_level

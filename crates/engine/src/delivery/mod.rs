@@ -68,9 +68,30 @@ pub(crate) struct Queued {
     redelivery: bool,
 }
 
-/// A new, random idempotency key: 128 bits in hex.
-pub(crate) fn new_key() -> Arc<str> {
-    Arc::from(format!("{:032x}", fastrand::u128(..)))
+/// An event's idempotency key: 128 bits in hex, a hash (FNV-1a) of its topic, ID, level and
+/// time. The same alert state is the same key wherever it is made: on every handler of its
+/// topic, after a restart, and on another klaxond that evaluated the same points again (a Kafka
+/// consumer group member taking over a crashed member's partitions), so that a receiver that
+/// keeps the keys it has seen drops every duplicate of it.
+pub(crate) fn event_key(event: &Event) -> Arc<str> {
+    const BASIS: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let time = event.state.time.as_nanos().to_be_bytes();
+    let level = event.state.level.to_string();
+    let parts: [&[u8]; 4] = [
+        event.topic.as_bytes(),
+        event.state.id.as_bytes(),
+        level.as_bytes(),
+        &time,
+    ];
+    let mut hash = BASIS;
+    for part in parts {
+        for b in part.iter().chain(&[0xff]) {
+            hash ^= u128::from(*b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    }
+    Arc::from(format!("{hash:032x}"))
 }
 
 /// A running worker; dropping it aborts the task.
@@ -172,7 +193,7 @@ impl Outlet {
     /// Queues `event` (in memory only) without waiting; a full queue drops it, counted and
     /// logged.
     pub fn offer(&self, event: &Event) -> bool {
-        match self.queue.try_send(queued(event, 0, new_key())) {
+        match self.queue.try_send(queued(event, 0, event_key(event))) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped(event, "the handler's queue is full (raise [alert] topic-buffer-length, set [alert] queue-full = \"block\", or fix the slow handler)");
@@ -202,13 +223,16 @@ impl Outlet {
     /// is gone (its handler or topic was deleted meanwhile).
     pub fn offer_blocking(&self, event: &Event) -> bool {
         self.queue
-            .blocking_send(queued(event, 0, new_key()))
+            .blocking_send(queued(event, 0, event_key(event)))
             .is_ok()
     }
 
     /// Queues `event`, waiting while the queue is full.
     pub async fn offer_waiting(&self, event: &Event) -> bool {
-        self.queue.send(queued(event, 0, new_key())).await.is_ok()
+        self.queue
+            .send(queued(event, 0, event_key(event)))
+            .await
+            .is_ok()
     }
 
     /// Counts and logs (at a bounded rate) an event this handler will not get.

@@ -75,3 +75,31 @@ async fn adopted_states_are_newer_ones_only_stored_and_neither_delivered_nor_jou
         (Level::Critical, Timestamp::from_nanos(30_000_000_000))
     );
 }
+
+/// What a member that evaluates the same points again sends is the same delivery: the
+/// idempotency key is made of the alert state, not drawn at random.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_alert_state_has_the_same_key_on_every_server() {
+    let keys = |e: Event| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = open(dir.path(), EngineConfig::default());
+        let (handler, mut rx) = crate::tests::outbox::keyed();
+        alerts
+            .register_anonymous(&e.topic, vec![TaskHandler::new("rec", "recorder", handler)])
+            .unwrap();
+        alerts.collect(e);
+        let (_, info) = crate::tests::outbox::next_delivery(&mut rx).await;
+        info.key.to_string()
+    };
+    let first = keys(at(Level::Critical, 10)).await;
+    assert_eq!(first.len(), 32);
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+    assert_eq!(keys(at(Level::Critical, 10)).await, first);
+    for other in [at(Level::Warning, 10), at(Level::Critical, 11), {
+        let mut e = at(Level::Critical, 10);
+        e.state.id = "cpu:b".into();
+        e
+    }] {
+        assert_ne!(keys(other).await, first);
+    }
+}

@@ -64,15 +64,15 @@ fn gated() -> (Arc<Notify>, Arc<dyn Handler>, Deliveries) {
 }
 
 /// A handler that records each event with its delivery.
-fn keyed() -> (Arc<dyn Handler>, Deliveries) {
+pub(super) fn keyed() -> (Arc<dyn Handler>, Deliveries) {
     let (tx, rx) = mpsc::unbounded_channel();
     (Arc::new(Keyed(tx)), rx)
 }
 
-type Deliveries = mpsc::UnboundedReceiver<(Event, DeliveryInfo)>;
+pub(super) type Deliveries = mpsc::UnboundedReceiver<(Event, DeliveryInfo)>;
 
 /// The next delivery recorded by a `keyed` or `gated` handler.
-async fn next_delivery(rx: &mut Deliveries) -> (Event, DeliveryInfo) {
+pub(super) async fn next_delivery(rx: &mut Deliveries) -> (Event, DeliveryInfo) {
     tokio::time::timeout(DEADLINE, rx.recv())
         .await
         .expect("a delivery before the deadline")
