@@ -253,21 +253,19 @@ fn two_klaxonds_in_a_group_share_the_partitions_and_a_stopped_one_hands_them_ove
 
 /// The next `n` alerts as (message, previousLevel, duration in seconds), sorted.
 fn next_alerts(sink: &TcpSink, n: usize) -> Vec<(String, String, i64)> {
-    let mut got: Vec<_> = (0..n)
-        .map(|_| {
-            let alert = sink.next_json();
-            (
-                alert["message"].as_str().unwrap_or_default().to_owned(),
-                alert["previousLevel"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                alert["duration"].as_i64().unwrap_or_default() / 1_000_000_000,
-            )
-        })
-        .collect();
+    let mut got: Vec<_> = (0..n).map(|_| summary(&sink.next_json())).collect();
     got.sort();
     got
+}
+
+/// An alert as (message, previousLevel, duration in seconds).
+fn summary(alert: &serde_json::Value) -> (String, String, i64) {
+    let text = |key: &str| alert[key].as_str().unwrap_or_default().to_owned();
+    (
+        text("message"),
+        text("previousLevel"),
+        alert["duration"].as_i64().unwrap_or_default() / 1_000_000_000,
+    )
 }
 
 /// Host x's point in partition 0 and host y's in partition 1, at `second`.
@@ -347,4 +345,132 @@ fn a_member_taking_over_partitions_goes_on_from_their_alert_states() {
             ("y OK".to_owned(), "CRITICAL".to_owned(), 2)
         ]
     );
+}
+
+/// Payloads seen so far, so that a redelivery (the same alert state, byte for byte: the
+/// same event and idempotency key) is told apart from a new alert.
+#[derive(Default)]
+struct Seen {
+    payloads: std::collections::HashSet<String>,
+    redelivered: usize,
+}
+
+impl Seen {
+    /// The next `n` alerts that were not delivered before, as (message, previousLevel,
+    /// duration in seconds), sorted.
+    fn next_new(&mut self, sink: &TcpSink, n: usize) -> Vec<(String, String, i64)> {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            let payload = sink.next();
+            if !self.payloads.insert(payload.clone()) {
+                self.redelivered += 1;
+                continue;
+            }
+            got.push(summary(&serde_json::from_str(payload.trim_end()).unwrap()));
+        }
+        got.sort();
+        got
+    }
+}
+
+/// One point for each of `series` hosts at `second`, host `s<i>` in partition `i % 6`, one
+/// message per partition.
+fn fleet(series: usize, usage_idle: u32, second: u32) -> Vec<(i32, String)> {
+    (0..6)
+        .map(|p| {
+            let lines: Vec<String> = (0..series)
+                .filter(|i| i % 6 == p)
+                .map(|i| format!("cpu,host=s{i:04} usage_idle={usage_idle} {second}000000000"))
+                .collect();
+            (p as i32, lines.join("\n"))
+        })
+        .collect()
+}
+
+/// What every series should send: `<host> <level>`, the previous level and the duration.
+fn expected(
+    series: usize,
+    level: &str,
+    previous: &str,
+    duration: i64,
+) -> Vec<(String, String, i64)> {
+    (0..series)
+        .map(|i| (format!("s{i:04} {level}"), previous.to_owned(), duration))
+        .collect()
+}
+
+/// Issue #26's scenario: three members over six partitions and a thousand series; one stops,
+/// one is killed, one joins. Every state change of every series is delivered, each once but
+/// for redeliveries of the very same alert state after the kill (the same event and key),
+/// and every recovery carries the right previous level and duration.
+#[test]
+fn a_group_loses_no_alert_through_a_stop_a_kill_and_a_join() {
+    const SERIES: usize = 1000;
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    broker.create_topic("fleet", 6);
+    let sink = TcpSink::start();
+    let config = consumer_config(&broker, "fleet");
+    let start = || {
+        let server = Klaxond::builder().config(&config).start();
+        define_state_change_task(&server, &sink);
+        server
+    };
+    let (mut a, mut b, c) = (start(), start(), start());
+    wait_for("three members owning two partitions each", || {
+        [&a, &b, &c]
+            .iter()
+            .all(|m| owned_partitions(m, "fleet") == Some(2))
+    });
+    let mut seen = Seen::default();
+    produce(&broker, "fleet", &fleet(SERIES, 1, 1));
+    assert_eq!(
+        seen.next_new(&sink, SERIES),
+        expected(SERIES, "CRITICAL", "OK", 0)
+    );
+
+    // A stops (SIGTERM): b and c take its partitions with their states. Still CRITICAL is no
+    // change; the recoveries are from CRITICAL, two seconds on.
+    a.stop();
+    wait_for("two members owning three partitions each", || {
+        [&b, &c]
+            .iter()
+            .all(|m| owned_partitions(m, "fleet") == Some(3))
+    });
+    produce(&broker, "fleet", &fleet(SERIES, 1, 2));
+    produce(&broker, "fleet", &fleet(SERIES, 50, 3));
+    assert_eq!(
+        seen.next_new(&sink, SERIES),
+        expected(SERIES, "OK", "CRITICAL", 2)
+    );
+    assert_eq!(
+        seen.redelivered, 0,
+        "nothing is sent twice around a clean stop"
+    );
+
+    // B is killed (SIGKILL): once its session expires, c owns everything.
+    b.kill();
+    wait_for("the last member to own all six partitions", || {
+        owned_partitions(&c, "fleet") == Some(6)
+    });
+    produce(&broker, "fleet", &fleet(SERIES, 1, 4));
+    assert_eq!(
+        seen.next_new(&sink, SERIES),
+        expected(SERIES, "CRITICAL", "OK", 0)
+    );
+
+    // D joins and takes half, with the states of its series.
+    let d = start();
+    wait_for("two members owning three partitions each", || {
+        [&c, &d]
+            .iter()
+            .all(|m| owned_partitions(m, "fleet") == Some(3))
+    });
+    produce(&broker, "fleet", &fleet(SERIES, 50, 5));
+    assert_eq!(
+        seen.next_new(&sink, SERIES),
+        expected(SERIES, "OK", "CRITICAL", 1)
+    );
+    eprintln!("redelivered after the kill: {}", seen.redelivered);
 }

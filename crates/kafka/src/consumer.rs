@@ -140,6 +140,7 @@ impl Consumer {
             stats: Arc::clone(&stats),
             stopped,
             handover: None,
+            rebalance_from: None,
         };
         let task = tokio::spawn(member.run());
         Consumer {
@@ -183,6 +184,8 @@ struct Member {
     stopped: watch::Receiver<bool>,
     /// The state topic and what is still to be published to it (with `state-handover`).
     handover: Option<Handover>,
+    /// The generation the coordinator told this member to rebalance away from.
+    rebalance_from: Option<i32>,
 }
 
 /// The state topic of a member that shares its alert states.
@@ -322,6 +325,19 @@ impl Member {
                 ConsumerConfig::std(config.rebalance_timeout),
             )
             .await?;
+        if self
+            .rebalance_from
+            .take()
+            .is_some_and(|from| joined.generation <= from)
+        {
+            // A rebalance always makes a new generation. A broker that answers one with the old
+            // generation (tansu 0.6 after it drops a member whose session expired: the dead
+            // member stays its leader) would leave that member's partitions unread; joining
+            // again as a new member makes it form the group anew.
+            tracing::warn!(consumer = %label, generation = joined.generation, "the kafka group coordinator answered a rebalance with the old generation; leaving and joining again as a new member");
+            group.leave().await?;
+            return Ok(Next::Rejoin);
+        }
         let assignments = if joined.leader {
             let mut wanted: Vec<&String> =
                 joined.members.iter().flat_map(|(_, s)| &s.topics).collect();
@@ -394,6 +410,7 @@ impl Member {
                     if let Err(e) = group.heartbeat().await {
                         if e.needs_rejoin() {
                             tracing::info!(consumer = %label, reason = %e, "kafka group rebalancing");
+                            self.rebalance_from = Some(joined.generation);
                         } else {
                             tracing::warn!(consumer = %label, error = %e, "kafka heartbeat failed; rejoining");
                             if e.coordinator_moved() {
