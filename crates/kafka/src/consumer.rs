@@ -280,8 +280,12 @@ impl Member {
     }
 
     /// Reads the state topic and hands its states to the sink, before this generation's
-    /// partitions are read.
-    async fn adopt_states(&mut self, client: &Arc<Client>) -> Result<(), KafkaError> {
+    /// partitions are read; returns the checkpoint of each partition (the offset its
+    /// published states are as of).
+    async fn adopt_states(
+        &mut self,
+        client: &Arc<Client>,
+    ) -> Result<HashMap<(String, i32), i64>, KafkaError> {
         let name = self.config.state_topic_name();
         let handover = self.handover.get_or_insert_with(|| Handover {
             topic: None,
@@ -298,12 +302,13 @@ impl Member {
                 topic.publish(&handover.unsent).await?;
                 handover.unsent.clear();
             }
-            let values = topic.read().await?;
+            let (values, checkpoints) = topic.read().await?;
             let read = values.len();
             let adopted = self.sink.adopt_states(values).await;
             tracing::info!(consumer = %self.config.label(), topic = %name, read, adopted, "alert states adopted from the state topic");
+            return Ok(checkpoints);
         }
-        Ok(())
+        Ok(HashMap::new())
     }
 
     /// One generation: join, assign (when leader), sync, fetch the partitions given until the
@@ -365,25 +370,39 @@ impl Member {
         let pairs = mine.pairs();
         self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
         self.stats.owned(&pairs);
+        let committed = group.committed(&pairs).await?;
         tracing::info!(
             consumer = %label,
             generation = joined.generation,
             leader = joined.leader,
             partitions = ?pairs,
+            committed = ?committed.iter().map(|o| (o.partition, o.offset)).collect::<Vec<_>>(),
             "kafka group joined"
         );
-        let committed = group.committed(&pairs).await?;
-        if config.state_handover {
-            self.adopt_states(client).await?;
-        }
-        let progress: Arc<Mutex<HashMap<(String, i32), i64>>> = Arc::default();
+        let checkpoints = if config.state_handover {
+            self.adopt_states(client).await?
+        } else {
+            HashMap::new()
+        };
+        let progress: Arc<Progress> = Arc::default();
         let (halt, halted) = watch::channel(false);
         let mut fetchers = Vec::with_capacity(pairs.len());
         for (topic, partition) in &pairs {
-            let start = committed
+            let committed = committed
                 .iter()
                 .find(|o| o.topic == *topic && o.partition == *partition)
                 .map_or(-1, |o| o.offset);
+            // A checkpoint past the committed offset: the last owner published the states of
+            // those messages and died before it committed them. Its states are adopted, so
+            // its messages are not processed again.
+            let checkpoint = checkpoints
+                .get(&(topic.clone(), *partition))
+                .copied()
+                .unwrap_or(-1);
+            if checkpoint > committed {
+                tracing::info!(consumer = %label, topic = %topic, partition, committed, checkpoint, "starting at the state topic's checkpoint, past the committed offset");
+            }
+            let start = committed.max(checkpoint);
             let fetcher = Fetcher {
                 client: Arc::clone(client),
                 config: Arc::clone(&config),
@@ -398,6 +417,9 @@ impl Member {
         }
 
         let mut stopped = self.stopped.clone();
+        // Half a heartbeat: a commit waiting for the batches in hand never holds up the next
+        // heartbeat for long.
+        let commit_wait = ConsumerConfig::std(config.heartbeat_interval) / 2;
         let mut heartbeat = tokio::time::interval(ConsumerConfig::std(config.heartbeat_interval));
         let mut commit = tokio::time::interval(ConsumerConfig::std(config.commit_interval));
         heartbeat.tick().await;
@@ -421,7 +443,7 @@ impl Member {
                     }
                 }
                 _ = commit.tick() => {
-                    if let Err(e) = commit_progress(group, &progress, &mut committed_at, self.handover.as_mut(), &*self.sink).await {
+                    if let Err(e) = commit_progress(group, &progress, &mut committed_at, self.handover.as_mut(), &*self.sink, commit_wait).await {
                         tracing::warn!(consumer = %label, error = %e, "committing kafka offsets failed; rejoining");
                         break Next::Rejoin;
                     }
@@ -441,6 +463,7 @@ impl Member {
             &mut committed_at,
             self.handover.as_mut(),
             &*self.sink,
+            commit_wait,
         )
         .await
         {
@@ -451,15 +474,24 @@ impl Member {
 }
 
 /// Commits the offsets that moved since the last commit, after publishing the state changes
-/// their messages caused (taken from the sink after the offsets, so that none is missed).
+/// their messages caused and, per partition, the offset those states are as of (a
+/// checkpoint: a member that takes the partition over after a crash between the two starts
+/// there, where the states it adopts are, rather than at the older committed offset).
+/// Offsets and state changes are taken together between batches; if the batches in hand do
+/// not finish within `wait`, the commit waits for the next tick (heartbeats must go on).
 async fn commit_progress(
     group: &mut GroupClient,
-    progress: &Mutex<HashMap<(String, i32), i64>>,
+    progress: &Progress,
     committed_at: &mut HashMap<(String, i32), i64>,
     handover: Option<&mut Handover>,
     sink: &dyn Sink,
+    wait: Duration,
 ) -> Result<(), KafkaError> {
+    let Ok(between_batches) = tokio::time::timeout(wait, progress.batches.write()).await else {
+        return Ok(());
+    };
     let changed: Vec<Offset> = progress
+        .offsets
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
@@ -470,8 +502,15 @@ async fn commit_progress(
             offset: *offset,
         })
         .collect();
+    let mut handover = handover;
+    if let Some(h) = handover.as_deref_mut() {
+        h.unsent.extend(sink.state_changes());
+    }
+    drop(between_batches);
     if let Some(handover) = handover {
-        handover.unsent.extend(sink.state_changes());
+        handover
+            .unsent
+            .extend(changed.iter().map(crate::state::checkpoint));
         if !handover.unsent.is_empty() {
             let Some(topic) = &handover.topic else {
                 return Err(KafkaError::Config(
@@ -489,13 +528,24 @@ async fn commit_progress(
     Ok(())
 }
 
+/// Where each partition of a generation stands, and the gate between processing and
+/// committing: a batch of messages and its progress are one step (fetchers hold the gate
+/// shared while they process one), and a commit takes the offsets and the state changes at a
+/// moment between batches (holding it alone), so that the states it publishes are exactly the
+/// effects of the messages before the offsets it commits.
+#[derive(Default)]
+struct Progress {
+    offsets: Mutex<HashMap<(String, i32), i64>>,
+    batches: tokio::sync::RwLock<()>,
+}
+
 /// Reads one partition in order for one generation.
 struct Fetcher {
     client: Arc<Client>,
     config: Arc<ConsumerConfig>,
     sink: Arc<dyn Sink>,
     stats: Arc<ConsumerStats>,
-    progress: Arc<Mutex<HashMap<(String, i32), i64>>>,
+    progress: Arc<Progress>,
     topic: String,
     partition: i32,
     halted: watch::Receiver<bool>,
@@ -567,11 +617,14 @@ impl Fetcher {
                 .into_iter()
                 .map(|r| (r.offset, r.record.value.unwrap_or_default()))
                 .collect();
+            let progress = Arc::clone(&self.progress);
+            let _batch = progress.batches.read().await;
             if !self.process(bodies).await {
                 return;
             }
             offset = next;
-            self.progress
+            progress
+                .offsets
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert((self.topic.clone(), self.partition), offset);

@@ -15,6 +15,7 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, Unknown
 use rskafka::record::Record;
 
 use crate::KafkaError;
+use crate::group::Offset;
 
 /// The most bytes one fetch of the state topic returns.
 const FETCH_BYTES: i32 = 4 << 20;
@@ -73,9 +74,10 @@ impl StateTopic {
         })
     }
 
-    /// The latest value of every key, read from the start of each partition to its end as of
-    /// now; a key whose latest record has no value (a tombstone) is left out.
-    pub(crate) async fn read(&self) -> Result<Vec<Vec<u8>>, KafkaError> {
+    /// The latest value of every state key, read from the start of each partition to its end
+    /// as of now (a key whose latest record has no value, a tombstone, is left out), and the
+    /// latest checkpoint of each (topic, partition).
+    pub(crate) async fn read(&self) -> Result<(Vec<Vec<u8>>, Checkpoints), KafkaError> {
         let started = Instant::now();
         let err = |e| KafkaError::Client {
             what: format!("reading state topic {}", self.name),
@@ -104,9 +106,19 @@ impl StateTopic {
                 }
             }
         }
-        let values: Vec<Vec<u8>> = latest.into_values().flatten().collect();
-        tracing::info!(topic = %self.name, records, states = values.len(), elapsed_ms = started.elapsed().as_millis() as u64, "kafka state topic read");
-        Ok(values)
+        let mut checkpoints = Checkpoints::new();
+        let mut values = Vec::with_capacity(latest.len());
+        for (key, value) in latest {
+            match (parse_checkpoint(&key, value.as_deref()), value) {
+                (Some((partition, offset)), _) => {
+                    checkpoints.insert(partition, offset);
+                }
+                (None, Some(value)) => values.push(value),
+                (None, None) => {}
+            }
+        }
+        tracing::info!(topic = %self.name, records, states = values.len(), checkpoints = checkpoints.len(), elapsed_ms = started.elapsed().as_millis() as u64, "kafka state topic read");
+        Ok((values, checkpoints))
     }
 
     /// Publishes `records` (key, value), each to the partition its key hashes to, and returns
@@ -140,6 +152,31 @@ impl StateTopic {
     }
 }
 
+/// The offset, per (topic, partition), that the states published before it are as of.
+pub(crate) type Checkpoints = HashMap<(String, i32), i64>;
+
+/// A checkpoint key starts with a byte no alert topic name has (state keys start with one).
+const CHECKPOINT: &[u8] = b"\x01checkpoint\0";
+
+/// The checkpoint record of `offset`: (key, value).
+pub(crate) fn checkpoint(offset: &Offset) -> (Vec<u8>, Vec<u8>) {
+    let mut key = CHECKPOINT.to_vec();
+    key.extend_from_slice(offset.topic.as_bytes());
+    key.push(0);
+    key.extend_from_slice(offset.partition.to_string().as_bytes());
+    (key, offset.offset.to_string().into_bytes())
+}
+
+/// ((topic, partition), offset) of a checkpoint record; `None` for any other record.
+fn parse_checkpoint(key: &[u8], value: Option<&[u8]>) -> Option<((String, i32), i64)> {
+    let rest = key.strip_prefix(CHECKPOINT)?;
+    let split = rest.iter().rposition(|b| *b == 0)?;
+    let topic = std::str::from_utf8(&rest[..split]).ok()?;
+    let partition = std::str::from_utf8(&rest[split + 1..]).ok()?.parse().ok()?;
+    let offset = std::str::from_utf8(value?).ok()?.parse().ok()?;
+    Some(((topic.to_owned(), partition), offset))
+}
+
 /// FNV-1a of the key, modulo the partitions: stable across members and versions.
 fn partition_of(key: &[u8], partitions: usize) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -153,6 +190,22 @@ fn partition_of(key: &[u8], partitions: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checkpoint_reads_back_and_no_state_key_looks_like_one() {
+        let offset = Offset {
+            topic: "tele\0graf".into(),
+            partition: 7,
+            offset: 1234,
+        };
+        let (key, value) = checkpoint(&offset);
+        assert_eq!(
+            parse_checkpoint(&key, Some(&value)),
+            Some((("tele\0graf".to_owned(), 7), 1234))
+        );
+        assert_eq!(parse_checkpoint(b"main:t:alert2\0cpu:a", Some(b"{}")), None);
+        assert_eq!(parse_checkpoint(&key, Some(b"soon")), None);
+    }
 
     #[test]
     fn a_key_always_goes_to_the_same_partition() {
