@@ -13,6 +13,7 @@ mod foo;
 mod http;
 mod influxd;
 mod ingest;
+mod kafka;
 mod procfs;
 mod report;
 mod server;
@@ -37,16 +38,18 @@ pub enum Scenario {
     Foo,
     State,
     Api,
+    Kafka,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Ingest,
         Scenario::Tcp,
         Scenario::Exec,
         Scenario::Foo,
         Scenario::State,
         Scenario::Api,
+        Scenario::Kafka,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +60,7 @@ impl Scenario {
             Scenario::Foo => "foo",
             Scenario::State => "state",
             Scenario::Api => "api",
+            Scenario::Kafka => "kafka",
         }
     }
 
@@ -86,7 +90,7 @@ impl Scenario {
 /// The arguments of `cargo xtask bench`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct BenchArgs {
-    /// The scenarios to run (default: all): ingest, tcp, exec, foo, state, api.
+    /// The scenarios to run (default: all): ingest, tcp, exec, foo, state, api, kafka.
     pub scenarios: Vec<String>,
     /// Run each scenario briefly: a smoke test, as CI runs it. The figures are not meaningful.
     #[arg(long)]
@@ -234,6 +238,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             Scenario::Foo => foo::run(&ctx),
             Scenario::State => state::run(&ctx),
             Scenario::Api => api::run(&ctx),
+            Scenario::Kafka => kafka::run(&ctx),
         };
         let seconds = started.elapsed().as_secs_f64();
         let report = match result {
@@ -377,7 +382,7 @@ mod tests {
         let err = Scenario::parse_list(&names(&["ingest", "ingets"])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown scenario \"ingets\"; choose from: ingest, tcp, exec, foo, state, api \
+            "unknown scenario \"ingets\"; choose from: ingest, tcp, exec, foo, state, api, kafka \
              (or name none to run them all)"
         );
     }

@@ -186,6 +186,14 @@ impl Klaxond {
         self.dir.path()
     }
 
+    /// Kills the process (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit; returns how long the shutdown took.
     pub fn stop(&mut self) -> Result<Duration> {
         let Some(mut child) = self.child.take() else {
