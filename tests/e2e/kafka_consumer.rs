@@ -328,6 +328,51 @@ fn a_member_taking_over_partitions_goes_on_from_their_alert_states() {
         ]
     );
 
+    // Either member answers for the group: each series once, in its newest state, marked with
+    // the member that holds it; the topic is OK although the first member still holds a stale
+    // CRITICAL copy of the series it gave away.
+    let topic = "/kapacitor/v1/alerts/topics/main:cpu_alert:alert2/events";
+    for asked in [&first, &second] {
+        let view: serde_json::Value = asked.get(topic).json().unwrap();
+        let events = view["events"].as_array().unwrap();
+        let states: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap(),
+                    e["state"]["level"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(states, [("x", "OK"), ("y", "OK")], "{view:#}");
+        let mut members: Vec<&str> = events
+            .iter()
+            .map(|e| e["member"].as_str().unwrap())
+            .collect();
+        members.sort();
+        let mut expected = [first.url(), second.url()];
+        expected.sort();
+        assert_eq!(
+            members, expected,
+            "each owner answers for its own series: {view:#}"
+        );
+    }
+    let local: serde_json::Value = first.get(&format!("{topic}?local=true")).json().unwrap();
+    assert!(
+        local["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("member").is_none())
+    );
+    let topics: serde_json::Value = second.get("/kapacitor/v1/alerts/topics").json().unwrap();
+    assert_eq!(topics["topics"][0]["level"], "OK", "{topics:#}");
+    assert_eq!(
+        topics["cluster"]["members"].as_array().unwrap().len(),
+        2,
+        "{topics:#}"
+    );
+
     // Both fire again; the first member stops, and the second, now owning both partitions,
     // sends the recoveries of the series the first one had.
     produce(&broker, "handover", &both_hosts(1, 4));

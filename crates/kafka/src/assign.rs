@@ -10,10 +10,11 @@ use crate::wire::{Decoder, Encoder};
 /// with Klaxon as long as they offer it too.
 pub(crate) const RANGE: &str = "range";
 
-/// The topics a member reads.
+/// The topics a member reads, and its user data (a Klaxon member's API URL).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Subscription {
     pub(crate) topics: Vec<String>,
+    pub(crate) user_data: Vec<u8>,
 }
 
 impl Subscription {
@@ -23,7 +24,7 @@ impl Subscription {
         for topic in &self.topics {
             e.string(topic);
         }
-        e.i32(-1); // no user data
+        e.bytes(&self.user_data);
         e.0
     }
 
@@ -35,14 +36,18 @@ impl Subscription {
         for _ in 0..count {
             topics.push(d.string()?);
         }
-        Ok(Subscription { topics })
+        // Version 0 ends here for some clients; user data is optional to read.
+        let user_data = d.bytes().map(<[u8]>::to_vec).unwrap_or_default();
+        Ok(Subscription { topics, user_data })
     }
 }
 
-/// The partitions of each topic one member owns in a generation.
+/// The partitions of each topic one member owns in a generation, and the leader's user data
+/// (from a Klaxon leader: every member's URL and partitions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Assignment {
     pub(crate) partitions: BTreeMap<String, Vec<i32>>,
+    pub(crate) user_data: Vec<u8>,
 }
 
 impl Assignment {
@@ -55,7 +60,7 @@ impl Assignment {
                 e.i32(*p);
             }
         }
-        e.i32(-1);
+        e.bytes(&self.user_data);
         e.0
     }
 
@@ -76,6 +81,7 @@ impl Assignment {
             }
             assignment.partitions.insert(topic, partitions);
         }
+        assignment.user_data = d.bytes().map(<[u8]>::to_vec).unwrap_or_default();
         Ok(assignment)
     }
 
@@ -135,6 +141,7 @@ mod tests {
             id.to_owned(),
             Subscription {
                 topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+                user_data: Vec::new(),
             },
         )
     }
@@ -178,10 +185,12 @@ mod tests {
     fn metadata_reads_back() {
         let s = Subscription {
             topics: vec!["x".into(), "y".into()],
+            user_data: b"http://10.0.0.1:9092".to_vec(),
         };
         assert_eq!(Subscription::decode(&s.encode()).unwrap(), s);
         let a = Assignment {
             partitions: BTreeMap::from([("x".to_owned(), vec![0, 3])]),
+            user_data: b"[]".to_vec(),
         };
         assert_eq!(Assignment::decode(&a.encode()).unwrap(), a);
         assert_eq!(Assignment::decode(&[]).unwrap(), Assignment::default());

@@ -72,6 +72,10 @@ pub struct ConsumerConfig {
     /// The state topic; `<group-id>-klaxon-state` when empty. Create it with
     /// `cleanup.policy=compact`; Klaxon creates it (one partition, no compaction) if missing.
     pub state_topic: String,
+    /// This server's API URL as the other members reach it, for the cluster views of the
+    /// topics API (`http://host:port`). When empty: the listener's address, or the host name
+    /// with its port when it listens on every interface.
+    pub advertise_url: String,
 }
 
 impl Default for ConsumerConfig {
@@ -94,6 +98,7 @@ impl Default for ConsumerConfig {
             timeout: GoDuration::from_secs(10),
             state_handover: true,
             state_topic: String::new(),
+            advertise_url: String::new(),
         }
     }
 }
@@ -141,6 +146,15 @@ impl ConsumerConfig {
             return bad(format!(
                 "heartbeat-interval ({}) must be under session-timeout ({}), a third of it is usual",
                 self.heartbeat_interval, self.session_timeout
+            ));
+        }
+        let scheme_given = ["http://", "https://"]
+            .iter()
+            .any(|scheme| self.advertise_url.starts_with(scheme));
+        if !self.advertise_url.is_empty() && !scheme_given {
+            return bad(format!(
+                "advertise-url = {:?}: write it as http://host:port or https://host:port",
+                self.advertise_url
             ));
         }
         if self.fetch_max_bytes < 1024 {

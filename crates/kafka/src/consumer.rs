@@ -70,6 +70,16 @@ pub struct ConsumerStats {
     /// Generations this member joined.
     pub rebalances: AtomicU64,
     partitions: Mutex<BTreeMap<(String, i32), PartitionLag>>,
+    members: Mutex<Vec<GroupMember>>,
+}
+
+/// A member of the group as of this member's last rebalance: its API URL and partitions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GroupMember {
+    /// Where its HTTP API answers (`advertise-url`), as `http://host:port`.
+    pub url: String,
+    /// The (topic, partition)s it owns.
+    pub partitions: Vec<(String, i32)>,
 }
 
 /// Where this member stands on one partition it owns.
@@ -89,6 +99,14 @@ impl PartitionLag {
 }
 
 impl ConsumerStats {
+    /// The group's members and what each owns, as of this member's last rebalance.
+    pub fn members(&self) -> Vec<GroupMember> {
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The partitions this member owns now, with their lag.
     pub fn partitions(&self) -> BTreeMap<(String, i32), PartitionLag> {
         self.partitions
@@ -128,8 +146,9 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// Starts consuming per `config` (already validated) into `sink`.
-    pub fn start(config: ConsumerConfig, sink: Arc<dyn Sink>) -> Consumer {
+    /// Starts consuming per `config` (already validated) into `sink`; `advertise` is this
+    /// server's API URL, which the other members learn through the group.
+    pub fn start(config: ConsumerConfig, sink: Arc<dyn Sink>, advertise: String) -> Consumer {
         let stats = Arc::new(ConsumerStats::default());
         let (stop, stopped) = watch::channel(false);
         let label = config.label();
@@ -141,6 +160,7 @@ impl Consumer {
             stopped,
             handover: None,
             rebalance_from: None,
+            advertise,
         };
         let task = tokio::spawn(member.run());
         Consumer {
@@ -186,6 +206,8 @@ struct Member {
     handover: Option<Handover>,
     /// The generation the coordinator told this member to rebalance away from.
     rebalance_from: Option<i32>,
+    /// This server's API URL, sent to the group in the subscription's user data.
+    advertise: String,
 }
 
 /// The state topic of a member that shares its alert states.
@@ -247,6 +269,11 @@ impl Member {
             tracing::debug!(consumer = %label, error = %e, "leaving the kafka group failed (the session timeout will end the membership)");
         }
         self.stats.owned(&[]);
+        self.stats
+            .members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         tracing::info!(consumer = %label, "kafka consumer stopped");
     }
 
@@ -322,6 +349,7 @@ impl Member {
         let label = config.label();
         let subscription = Subscription {
             topics: config.topics.clone(),
+            user_data: self.advertise.as_bytes().to_vec(),
         };
         let joined = group
             .join(
@@ -362,7 +390,26 @@ impl Member {
                     tracing::warn!(consumer = %label, topic = %topic, "kafka topic does not exist; nothing of it is read until it does and the group rebalances");
                 }
             }
-            assign::range(&joined.members, &partitions_of)
+            let mut assignments = assign::range(&joined.members, &partitions_of);
+            // Every member learns the group's members and who owns what (for the cluster
+            // views of the topics API), through the leader's user data.
+            let views: Vec<GroupMember> = assignments
+                .iter()
+                .map(|(id, a)| GroupMember {
+                    url: joined
+                        .members
+                        .iter()
+                        .find(|(m, _)| m == id)
+                        .map(|(_, s)| String::from_utf8_lossy(&s.user_data).into_owned())
+                        .unwrap_or_default(),
+                    partitions: a.pairs(),
+                })
+                .collect();
+            let shared = serde_json::to_vec(&views).unwrap_or_default();
+            for (_, a) in &mut assignments {
+                a.user_data.clone_from(&shared);
+            }
+            assignments
         } else {
             Vec::new()
         };
@@ -370,6 +417,19 @@ impl Member {
         let pairs = mine.pairs();
         self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
         self.stats.owned(&pairs);
+        // A leader that is not Klaxon sends no member list: this member then knows itself.
+        let members =
+            serde_json::from_slice::<Vec<GroupMember>>(&mine.user_data).unwrap_or_else(|_| {
+                vec![GroupMember {
+                    url: self.advertise.clone(),
+                    partitions: pairs.clone(),
+                }]
+            });
+        *self
+            .stats
+            .members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = members;
         let committed = group.committed(&pairs).await?;
         tracing::info!(
             consumer = %label,

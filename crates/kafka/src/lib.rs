@@ -20,5 +20,5 @@ mod state;
 mod wire;
 
 pub use config::{ConsumerConfig, StartFrom};
-pub use consumer::{Consumer, ConsumerStats, PartitionLag, Sink, SinkError, Write};
+pub use consumer::{Consumer, ConsumerStats, GroupMember, PartitionLag, Sink, SinkError, Write};
 pub use error::KafkaError;

@@ -69,18 +69,28 @@ fn sink_error(e: WriteError) -> SinkError {
     }
 }
 
-/// Each `[[kafka-consumer]]`'s group and counters.
-pub type KafkaStats = Arc<[(String, Arc<klaxon_kafka::ConsumerStats>)]>;
+/// Each `[[kafka-consumer]]`: its group, this server's URL in it, and its counters.
+pub type KafkaStats = Arc<[KafkaMember]>;
+
+/// This server as a member of one consumer group.
+#[derive(Debug, Clone)]
+pub struct KafkaMember {
+    pub group: String,
+    /// This server's API URL as the group knows it.
+    pub url: String,
+    pub stats: Arc<klaxon_kafka::ConsumerStats>,
+}
 
 /// The running consumers.
 #[derive(Debug, Default)]
 pub struct KafkaConsumers {
-    consumers: Vec<Consumer>,
+    /// Each consumer and the URL it advertises.
+    consumers: Vec<(Consumer, String)>,
 }
 
 impl KafkaConsumers {
     /// Starts every enabled consumer of `configs` (validated with the configuration).
-    pub fn start(configs: &[ConsumerConfig], path: IngestPath) -> KafkaConsumers {
+    pub fn start(configs: &[ConsumerConfig], advertise: &str, path: IngestPath) -> KafkaConsumers {
         let consumers = configs
             .iter()
             .filter(|c| c.enabled)
@@ -91,7 +101,12 @@ impl KafkaConsumers {
                     path: path.clone(),
                     journal,
                 });
-                Consumer::start(config.clone(), sink)
+                let url = if config.advertise_url.is_empty() {
+                    advertise.to_owned()
+                } else {
+                    config.advertise_url.clone()
+                };
+                (Consumer::start(config.clone(), sink, url.clone()), url)
             })
             .collect();
         KafkaConsumers { consumers }
@@ -101,7 +116,11 @@ impl KafkaConsumers {
     pub fn stats(&self) -> KafkaStats {
         self.consumers
             .iter()
-            .map(|c| (c.group().to_owned(), Arc::clone(c.stats())))
+            .map(|(c, url)| KafkaMember {
+                group: c.group().to_owned(),
+                url: url.clone(),
+                stats: Arc::clone(c.stats()),
+            })
             .collect()
     }
 
@@ -109,7 +128,7 @@ impl KafkaConsumers {
     pub async fn stop(&mut self, timeout: Duration) {
         let stops = std::mem::take(&mut self.consumers)
             .into_iter()
-            .map(|c| c.stop(timeout));
+            .map(|(c, _)| c.stop(timeout));
         futures_join_all(stops).await;
     }
 }

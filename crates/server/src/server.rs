@@ -241,6 +241,7 @@ impl Server {
         // Kafka sources: their points go through the same path as /write's.
         let kafka = crate::kafka::KafkaConsumers::start(
             &self.config.server.kafka_consumer,
+            &advertise_url(if tls.is_some() { "https" } else { "http" }, local_addr),
             http::write::IngestPath {
                 gate: Arc::clone(&gate),
                 alerts: alerts.clone(),
@@ -439,6 +440,17 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
 
 /// The API's URL as Kapacitor's handlers send it, `http(s)://<hostname>:<port>/kapacitor/v1`:
 /// this host's name and the port listened on (the listener's address when the name is unknown).
+/// The URL other klaxonds reach this one's API at, unless `[[kafka-consumer]] advertise-url`
+/// says: the listener's address, or the host name when it listens on every interface.
+fn advertise_url(scheme: &str, local_addr: SocketAddr) -> String {
+    let hostname = server_info().hostname;
+    if local_addr.ip().is_unspecified() && !hostname.is_empty() {
+        format!("{scheme}://{hostname}:{}", local_addr.port())
+    } else {
+        format!("{scheme}://{local_addr}")
+    }
+}
+
 fn api_url(scheme: &str, local_addr: SocketAddr) -> String {
     let hostname = server_info().hostname;
     if hostname.is_empty() {

@@ -413,19 +413,19 @@ fn kafka(encoder: &mut DescriptorEncoder<'_>, consumers: &crate::kafka::KafkaSta
             help,
             consumers
                 .iter()
-                .map(|(group, stats)| ([("group", group.clone())], read(stats))),
+                .map(|m| ([("group", m.group.clone())], read(&m.stats))),
         )?;
     }
     let rows: Vec<_> = consumers
         .iter()
-        .flat_map(|(group, stats)| {
-            stats
+        .flat_map(|m| {
+            m.stats
                 .partitions()
                 .into_iter()
                 .map(move |((topic, partition), lag)| {
                     (
                         [
-                            ("group", group.clone()),
+                            ("group", m.group.clone()),
                             ("topic", topic),
                             ("partition", partition.to_string()),
                         ],

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod backup;
+mod cluster;
 pub mod config_api;
 mod console;
 pub mod cross_site;

@@ -84,15 +84,41 @@ fn parse_min_level(query: &HashMap<String, String>) -> Result<Level, ApiError> {
         .map_err(|e: klaxon_core::UnknownLevel| ApiError::bad_request(e.to_string()))
 }
 
-/// `GET /alerts/topics?pattern=&min-level=`.
+/// Whether the request asks for this server's own view only (`local=true`), not its Kafka
+/// consumer group's ([`super::cluster`]).
+fn local(query: &HashMap<String, String>) -> bool {
+    query.get("local").is_some_and(|v| v == "true")
+}
+
+/// `GET /alerts/topics?pattern=&min-level=`, for the whole Kafka consumer group when this
+/// server is a member of one: every member's topics, each topic's level from its merged events.
 pub async fn list(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let pattern = parse_pattern(&query)?;
     let min_level = parse_min_level(&query)?;
     let base = base(&uri);
+    if let Some(cluster) = super::cluster::Cluster::of(&state, local(&query)) {
+        // The others' topics whatever their own levels: a topic's level is the group's.
+        let peer_params: Vec<(&str, String)> = query
+            .get("pattern")
+            .map(|p| ("pattern", p.clone()))
+            .into_iter()
+            .collect();
+        return cluster_list(
+            &state,
+            &cluster,
+            &uri,
+            &headers,
+            pattern.as_ref(),
+            min_level,
+            &peer_params,
+        )
+        .await;
+    }
     let topics: Vec<Value> = state
         .alerts
         .topics(
@@ -106,6 +132,99 @@ pub async fn list(
         StatusCode::OK,
         &json!({"link": link("self", &request_href(&uri)), "topics": topics}),
     ))
+}
+
+/// [`list`] across the group.
+async fn cluster_list(
+    state: &AppState,
+    cluster: &super::cluster::Cluster,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    pattern: Option<&Pattern>,
+    min_level: Level,
+    peer_params: &[(&str, String)],
+) -> Result<Response, ApiError> {
+    let base = base(uri);
+    // Every topic any member has, with every member's events: a topic's level is that of its
+    // newest states, whichever member holds them.
+    let mut ids: Vec<(String, u64)> = state
+        .alerts
+        .topics(|id| pattern.is_none_or(|p| p.matches(id)), Level::Ok)
+        .iter()
+        .map(|t| (t.id.clone(), t.collected))
+        .collect();
+    let answers = cluster
+        .ask_others(&format!("{base}/alerts/topics"), peer_params, headers)
+        .await;
+    for (_, answer) in &answers {
+        let Ok(answer) = answer else { continue };
+        for topic in answer["topics"].as_array().into_iter().flatten() {
+            let (Some(id), collected) = (topic["id"].as_str(), topic["collected"].as_u64()) else {
+                continue;
+            };
+            match ids.iter_mut().find(|(known, _)| known == id) {
+                Some((_, total)) => *total += collected.unwrap_or(0),
+                None => ids.push((id.to_owned(), collected.unwrap_or(0))),
+            }
+        }
+    }
+    ids.sort();
+    let mut topics = Vec::with_capacity(ids.len());
+    for (id, collected) in ids {
+        let events = cluster_events(state, cluster, base, &id, Level::Ok, headers).await;
+        let level = super::cluster::level_of(&events);
+        if level < min_level {
+            continue;
+        }
+        topics.push(topic_json(
+            base,
+            &TopicInfo {
+                id,
+                level,
+                collected,
+            },
+        ));
+    }
+    Ok(pretty(
+        StatusCode::OK,
+        &json!({
+            "link": link("self", &request_href(uri)),
+            "topics": topics,
+            "cluster": cluster.describe(&answers),
+        }),
+    ))
+}
+
+/// A topic's events on every member, merged ([`super::cluster::merge_events`]).
+async fn cluster_events(
+    state: &AppState,
+    cluster: &super::cluster::Cluster,
+    base: &'static str,
+    topic: &str,
+    min_level: Level,
+    headers: &axum::http::HeaderMap,
+) -> Vec<Value> {
+    let own: Vec<Value> = state
+        .alerts
+        .events(topic, min_level)
+        .map(|events| events.iter().map(|e| event_json(base, topic, e)).collect())
+        .unwrap_or_default();
+    let params = [("min-level", min_level.to_string())];
+    let mut lists = vec![(cluster.own().to_owned(), own)];
+    for (member, answer) in cluster
+        .ask_others(
+            &format!("{}/events", topics_href(base, topic)),
+            &params,
+            headers,
+        )
+        .await
+    {
+        if let Ok(answer) = answer {
+            let events = answer["events"].as_array().cloned().unwrap_or_default();
+            lists.push((member, events));
+        }
+    }
+    super::cluster::merge_events(lists)
 }
 
 /// `GET /alerts/topics/{topic}`.
@@ -138,15 +257,31 @@ const EVENTS_PAGE: usize = 1000;
 
 /// `GET /alerts/topics/{topic}/events?min-level=`: written a page of events at a time, so that
 /// a topic of any size costs its readers a page of memory (sorted by ID, each page as the topic
-/// was when it was read).
+/// was when it was read). A member of a Kafka consumer group answers for the group: every
+/// member's events merged, in memory, each marked with its member.
 pub async fn events(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     Path(topic): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let min_level = parse_min_level(&query)?;
     let base = base(&uri);
+    if let Some(cluster) = super::cluster::Cluster::of(&state, local(&query)) {
+        let events = cluster_events(&state, &cluster, base, &topic, min_level, &headers).await;
+        if events.is_empty() && state.alerts.topic(&topic).is_none() {
+            return Err(ApiError::not_found(format!("unknown topic: {topic:?}")));
+        }
+        return Ok(pretty(
+            StatusCode::OK,
+            &json!({
+                "link": link("self", &format!("{}/events", topics_href(base, &topic))),
+                "topic": topic,
+                "events": events,
+            }),
+        ));
+    }
     // An unknown topic is a 404 before anything is written.
     state
         .alerts
