@@ -831,26 +831,60 @@ impl Tansu {
 
     fn start_on(port: u16) -> Option<Tansu> {
         let binary = tansu()?;
-        let dir = shared_dir();
+        Some(Tansu::run(
+            binary,
+            shared_dir(),
+            port,
+            "memory://tansu/",
+            false,
+        ))
+    }
+
+    /// A broker that requires SASL (SCRAM) and knows one user: started without authentication
+    /// to create the user, then again with it over the same storage.
+    pub(crate) fn start_with_user(user: &str, password: &str) -> Option<Tansu> {
+        let binary = tansu()?;
+        let port = free_port();
+        let open = Tansu::run(
+            binary.clone(),
+            shared_dir(),
+            port,
+            "sqlite://tansu.db",
+            false,
+        );
+        let status = Command::new(&binary)
+            .args(["user", "create", "--broker", &open.url, user, password])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "tansu user create");
+        let Tansu { _daemon, _dir, .. } = open;
+        drop(_daemon);
+        Some(Tansu::run(binary, _dir, port, "sqlite://tansu.db", true))
+    }
+
+    fn run(binary: PathBuf, dir: TempDir, port: u16, storage: &str, authentication: bool) -> Tansu {
         let addr = format!("127.0.0.1:{port}");
         let url = format!("tcp://{addr}");
+        let mut command = Command::new(&binary);
         // tansu reads a .env from its working directory: its own directory has none.
-        let mut daemon = Daemon::spawn(
-            Command::new(&binary)
-                .current_dir(dir.path())
-                .args(["broker", "--listener-url", &url])
-                .args(["--advertised-listener-url", &url])
-                .args(["--storage-engine", "memory://tansu/"]),
-            dir.path().join("tansu.log"),
-        );
+        command
+            .current_dir(dir.path())
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .args(["--storage-engine", storage]);
+        if authentication {
+            command.arg("--authentication");
+        }
+        let mut daemon = Daemon::spawn(&mut command, dir.path().join("tansu.log"));
         daemon.wait_for_port(port);
-        Some(Tansu {
+        Tansu {
             _daemon: daemon,
             binary,
             url,
             addr,
             _dir: dir,
-        })
+        }
     }
 
     /// A klaxond with one `[[kafka]]` cluster, `default`, at this broker, and `more` keys.

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use klaxon_e2e::{Klaxond, TcpSink, wait_for};
-use rskafka::client::ClientBuilder;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
 
 use crate::broker_handlers::Tansu;
@@ -53,20 +53,28 @@ fn define_state_change_task(server: &Klaxond, sink: &TcpSink) {
 
 /// Produces each (partition, message) to `topic`, in order, uncompressed.
 fn produce(broker: &Tansu, topic: &str, messages: &[(i32, String)]) {
-    produce_with(broker, topic, messages, Compression::NoCompression);
+    produce_with(broker, topic, messages, Compression::NoCompression, None);
 }
 
-/// Produces each (partition, message) to `topic`, in order, in batches compressed so.
-fn produce_with(broker: &Tansu, topic: &str, messages: &[(i32, String)], compression: Compression) {
+/// Produces each (partition, message) to `topic`, in order, in batches compressed so, logged
+/// in with `login` if given.
+fn produce_with(
+    broker: &Tansu,
+    topic: &str,
+    messages: &[(i32, String)],
+    compression: Compression,
+    login: Option<SaslConfig>,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = ClientBuilder::new(vec![broker.addr.clone()])
-            .build()
-            .await
-            .expect("a kafka client");
+        let mut builder = ClientBuilder::new(vec![broker.addr.clone()]);
+        if let Some(login) = login {
+            builder = builder.sasl_config(login);
+        }
+        let client = builder.build().await.expect("a kafka client");
         for (partition, value) in messages {
             let partition_client = client
                 .partition_client(topic, *partition, UnknownTopicHandling::Retry)
@@ -169,6 +177,58 @@ fn kafka_messages_feed_tasks_bad_ones_are_skipped_and_offsets_survive_a_restart(
         &[(2, "cpu,host=d usage_idle=2 5000000000".into())],
     );
     assert_eq!(next_messages(&sink, 1), ["d 5"]);
+}
+
+/// A broker that wants a SCRAM login: the consumer logs in, on its group connections as on its
+/// fetches; with a wrong password it says why it cannot join, and reads nothing.
+#[test]
+fn a_broker_that_wants_a_login_is_read_with_sasl() {
+    let Some(broker) = Tansu::start_with_user("alerting", "s3cret") else {
+        return;
+    };
+    let login = |password: &str| {
+        format!(
+            "sasl-username = \"alerting\"\nsasl-password = \"{password}\"\nsasl-mechanism = \"SCRAM-SHA-512\"\n"
+        )
+    };
+    let credentials = SaslConfig::ScramSha512(Credentials::new("alerting".into(), "s3cret".into()));
+    // Topics are created through the broker's API, which wants the login too.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = ClientBuilder::new(vec![broker.addr.clone()])
+            .sasl_config(credentials.clone())
+            .build()
+            .await
+            .expect("a kafka client");
+        client
+            .controller_client()
+            .unwrap()
+            .create_topic("secured", 1, 1, 10_000)
+            .await
+            .expect("create the topic");
+    });
+    let sink = TcpSink::start();
+    let server = Klaxond::builder()
+        .config(&(consumer_config(&broker, "secured") + &login("s3cret")))
+        .start();
+    define_task(&server, &sink);
+    produce_with(
+        &broker,
+        "secured",
+        &[(0, "cpu,host=a usage_idle=5 1000000000".into())],
+        Compression::NoCompression,
+        Some(credentials),
+    );
+    assert_eq!(next_messages(&sink, 1), ["a 1"]);
+
+    let mut refused = Klaxond::builder()
+        .config(&(consumer_config(&broker, "secured") + &login("wrong")))
+        .start();
+    let line = refused.wait_for_log("the kafka brokers refuse the login");
+    assert!(line.contains("invalid proof"), "{line}");
 }
 
 #[test]
@@ -480,7 +540,13 @@ fn a_group_loses_no_alert_through_a_stop_a_kill_and_a_join() {
     });
     let mut seen = Seen::default();
     // Telegraf's compression codecs 1 and 2, gzip and snappy, as well as none.
-    produce_with(&broker, "fleet", &fleet(SERIES, 1, 1), Compression::Gzip);
+    produce_with(
+        &broker,
+        "fleet",
+        &fleet(SERIES, 1, 1),
+        Compression::Gzip,
+        None,
+    );
     assert_eq!(
         seen.next_new(&sink, SERIES),
         expected(SERIES, "CRITICAL", "OK", 0)
@@ -495,7 +561,13 @@ fn a_group_loses_no_alert_through_a_stop_a_kill_and_a_join() {
             .all(|m| owned_partitions(m, "fleet") == Some(3))
     });
     produce(&broker, "fleet", &fleet(SERIES, 1, 2));
-    produce_with(&broker, "fleet", &fleet(SERIES, 50, 3), Compression::Snappy);
+    produce_with(
+        &broker,
+        "fleet",
+        &fleet(SERIES, 50, 3),
+        Compression::Snappy,
+        None,
+    );
     assert_eq!(
         seen.next_new(&sink, SERIES),
         expected(SERIES, "OK", "CRITICAL", 2)

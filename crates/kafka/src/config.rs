@@ -72,6 +72,13 @@ pub struct ConsumerConfig {
     /// The state topic; `<group-id>-klaxon-state` when empty. Create it with
     /// `cleanup.policy=compact`; Klaxon creates it (one partition, no compaction) if missing.
     pub state_topic: String,
+    /// The SASL user name; setting it turns SASL on (PLAIN unless sasl-mechanism says).
+    pub sasl_username: String,
+    /// The SASL password (secret).
+    #[schemars(extend("x-secret" = true))]
+    pub sasl_password: String,
+    /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ("": PLAIN when a user name is set).
+    pub sasl_mechanism: String,
     /// This server's API URL as the other members reach it, for the cluster views of the
     /// topics API (`http://host:port`). When empty: the listener's address, or the host name
     /// with its port when it listens on every interface.
@@ -99,6 +106,9 @@ impl Default for ConsumerConfig {
             state_handover: true,
             state_topic: String::new(),
             advertise_url: String::new(),
+            sasl_username: String::new(),
+            sasl_password: String::new(),
+            sasl_mechanism: String::new(),
         }
     }
 }
@@ -157,6 +167,20 @@ impl ConsumerConfig {
                 self.advertise_url
             ));
         }
+        match self.sasl_mechanism.as_str() {
+            "" | "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" => {}
+            other => {
+                return bad(format!(
+                    "sasl-mechanism = {other:?}: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (OAUTHBEARER and GSSAPI are not available for a consumer)"
+                ));
+            }
+        }
+        if !self.sasl_mechanism.is_empty() && self.sasl_username.is_empty() {
+            return bad(format!(
+                "sasl-mechanism = {:?} without sasl-username: give the user and sasl-password",
+                self.sasl_mechanism
+            ));
+        }
         if self.fetch_max_bytes < 1024 {
             return bad(format!(
                 "fetch-max-bytes = {}: at least 1024",
@@ -164,6 +188,20 @@ impl ConsumerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The SASL login, if any.
+    pub(crate) fn sasl(&self) -> Option<rskafka::client::SaslConfig> {
+        use rskafka::client::{Credentials, SaslConfig};
+        if self.sasl_username.is_empty() {
+            return None;
+        }
+        let credentials = Credentials::new(self.sasl_username.clone(), self.sasl_password.clone());
+        Some(match self.sasl_mechanism.as_str() {
+            "SCRAM-SHA-256" => SaslConfig::ScramSha256(credentials),
+            "SCRAM-SHA-512" => SaslConfig::ScramSha512(credentials),
+            _ => SaslConfig::Plain(credentials),
+        })
     }
 
     /// The state topic's name.
@@ -202,7 +240,15 @@ mod tests {
     #[test]
     fn each_bad_key_is_named_with_its_fix() {
         type Spoil = fn(&mut ConsumerConfig);
-        let cases: [(Spoil, &str); 6] = [
+        let cases: [(Spoil, &str); 8] = [
+            (
+                |c| c.sasl_mechanism = "GSSAPI".into(),
+                "[[kafka-consumer]] sasl-mechanism = \"GSSAPI\": use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            ),
+            (
+                |c| c.sasl_mechanism = "SCRAM-SHA-256".into(),
+                "[[kafka-consumer]] sasl-mechanism = \"SCRAM-SHA-256\" without sasl-username",
+            ),
             (
                 |c| c.brokers = vec!["kafka".into()],
                 "[[kafka-consumer]] brokers = [\"kafka\"]: give at least one broker as host:port",

@@ -234,6 +234,7 @@ impl Member {
             self.config.group_id.clone(),
             format!("klaxon-{}", std::process::id()),
             ConsumerConfig::std(self.config.timeout),
+            self.config.sasl(),
         );
         let mut failures = 0u32;
         loop {
@@ -281,16 +282,31 @@ impl Member {
     async fn client(&mut self) -> Option<Arc<Client>> {
         let mut failures = 0u32;
         loop {
-            match ClientBuilder::new(self.config.brokers.clone())
+            // Bounded: rskafka retries a failing connect (or a refused login) for as long as its
+            // deadline allows, and the failure must reach the log.
+            let backoff = rskafka::BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+                deadline: Some(ConsumerConfig::std(self.config.timeout)),
+            };
+            let mut builder = ClientBuilder::new(self.config.brokers.clone())
                 .client_id("klaxon")
-                .build()
-                .await
-            {
+                .backoff_config(backoff);
+            if let Some(sasl) = self.config.sasl() {
+                builder = builder.sasl_config(sasl);
+            }
+            match builder.build().await {
                 Ok(client) => return Some(Arc::new(client)),
                 Err(e) => {
                     failures += 1;
                     if failures == 1 || failures.is_multiple_of(10) {
-                        tracing::warn!(consumer = %self.config.label(), error = %e, "cannot reach the kafka brokers; retrying");
+                        // rskafka's error says "Sasl" for a refused login, which no retry mends.
+                        if e.to_string().contains("Sasl") {
+                            tracing::warn!(consumer = %self.config.label(), error = %e, "the kafka brokers refuse the login: check sasl-username, sasl-password and sasl-mechanism; retrying");
+                        } else {
+                            tracing::warn!(consumer = %self.config.label(), error = %e, "cannot reach the kafka brokers; retrying");
+                        }
                     }
                 }
             }

@@ -32,6 +32,11 @@ pub enum KafkaError {
         name: &'static str,
         detail: String,
     },
+    /// The SASL login could not be made (a client-side failure of the mechanism).
+    #[error(
+        "kafka broker {addr}: SASL login failed: {reason}; check sasl-username, sasl-password and sasl-mechanism"
+    )]
+    Sasl { addr: String, reason: String },
     /// No broker of `brokers` could be reached.
     #[error("no kafka broker answered; check [[kafka-consumer]] brokers")]
     NoBroker,

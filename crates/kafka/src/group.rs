@@ -25,6 +25,8 @@ pub(crate) enum Api {
     Heartbeat,
     LeaveGroup,
     SyncGroup,
+    SaslHandshake,
+    SaslAuthenticate,
 }
 
 impl Api {
@@ -37,6 +39,8 @@ impl Api {
             Api::Heartbeat => (12, 1),
             Api::LeaveGroup => (13, 1),
             Api::SyncGroup => (14, 1),
+            Api::SaslHandshake => (17, 1),
+            Api::SaslAuthenticate => (36, 0),
         }
     }
 
@@ -49,6 +53,8 @@ impl Api {
             Api::Heartbeat => "Heartbeat",
             Api::LeaveGroup => "LeaveGroup",
             Api::SyncGroup => "SyncGroup",
+            Api::SaslHandshake => "SaslHandshake",
+            Api::SaslAuthenticate => "SaslAuthenticate",
         }
     }
 }
@@ -79,6 +85,84 @@ impl Connection {
             addr: addr.to_owned(),
             correlation: 0,
         })
+    }
+
+    /// Logs in with `sasl` (SaslHandshake, then SaslAuthenticate until the mechanism is done).
+    async fn authenticate(
+        &mut self,
+        sasl: &rskafka::client::SaslConfig,
+        client_id: &str,
+        timeout: Duration,
+    ) -> Result<(), KafkaError> {
+        use rskafka::client::SaslConfig;
+        let (mechanism, credentials) = match sasl {
+            SaslConfig::Plain(c) => ("PLAIN", c),
+            SaslConfig::ScramSha256(c) => ("SCRAM-SHA-256", c),
+            SaslConfig::ScramSha512(c) => ("SCRAM-SHA-512", c),
+            SaslConfig::Oauthbearer(_) => {
+                return Err(KafkaError::Config(
+                    "sasl-mechanism OAUTHBEARER is not available for a consumer".into(),
+                ));
+            }
+        };
+        let addr = self.addr.clone();
+        let sasl_error = |e: &dyn std::fmt::Display| KafkaError::Sasl {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        };
+        let mut body = Encoder::default();
+        body.string(mechanism);
+        let response = self
+            .call(Api::SaslHandshake, &body.0, client_id, timeout)
+            .await?;
+        let mut d = Decoder::new(&response, "SaslHandshake");
+        let code = d.i16()?;
+        if code != 0 {
+            let offered: Vec<String> = (0..d.count()?)
+                .map(|_| d.string())
+                .collect::<Result<_, _>>()?;
+            return Err(KafkaError::broker(
+                Api::SaslHandshake,
+                code,
+                format!("the broker offers {offered:?}"),
+            ));
+        }
+        let config = rsasl::config::SASLConfig::with_credentials(
+            None,
+            credentials.username.clone(),
+            credentials.password.clone(),
+        )
+        .map_err(|e| sasl_error(&e))?;
+        let name =
+            rsasl::mechname::Mechname::parse(mechanism.as_bytes()).map_err(|e| sasl_error(&e))?;
+        let mut session = rsasl::prelude::SASLClient::new(config)
+            .start_suggested(&[name])
+            .map_err(|e| sasl_error(&e))?;
+        let mut received: Option<Vec<u8>> = None;
+        loop {
+            let mut message = Vec::new();
+            let state = session
+                .step(received.as_deref(), &mut message)
+                .map_err(|e| sasl_error(&e))?;
+            if state.has_sent_message() {
+                let mut body = Encoder::default();
+                body.bytes(&message);
+                let response = self
+                    .call(Api::SaslAuthenticate, &body.0, client_id, timeout)
+                    .await?;
+                let mut d = Decoder::new(&response, "SaslAuthenticate");
+                let code = d.i16()?;
+                let error = d.string()?;
+                let bytes = d.bytes()?.to_vec();
+                if code != 0 {
+                    return Err(KafkaError::broker(Api::SaslAuthenticate, code, error));
+                }
+                received = Some(bytes);
+            }
+            if state.is_finished() {
+                return Ok(());
+            }
+        }
     }
 
     /// Sends one request and reads its response body (after the correlation ID).
@@ -168,6 +252,7 @@ pub(crate) struct GroupClient {
     client_id: String,
     timeout: Duration,
     coordinator: Option<Connection>,
+    sasl: Option<rskafka::client::SaslConfig>,
     pub(crate) member_id: String,
     pub(crate) generation: i32,
 }
@@ -178,6 +263,7 @@ impl GroupClient {
         group: String,
         client_id: String,
         timeout: Duration,
+        sasl: Option<rskafka::client::SaslConfig>,
     ) -> Self {
         GroupClient {
             bootstrap,
@@ -185,6 +271,7 @@ impl GroupClient {
             client_id,
             timeout,
             coordinator: None,
+            sasl,
             member_id: String::new(),
             generation: -1,
         }
@@ -216,11 +303,23 @@ impl GroupClient {
         self.coordinator = None;
     }
 
+    /// A connection to `addr`, logged in when SASL is configured.
+    async fn connect(&self, addr: &str) -> Result<Connection, KafkaError> {
+        let mut conn = Connection::open(addr, self.timeout).await?;
+        if let Some(sasl) = &self.sasl {
+            conn.authenticate(sasl, &self.client_id, self.timeout)
+                .await?;
+        }
+        Ok(conn)
+    }
+
     async fn find_coordinator(&self) -> Result<Connection, KafkaError> {
         let mut last = KafkaError::NoBroker;
         for broker in &self.bootstrap {
-            let mut conn = match Connection::open(broker, self.timeout).await {
+            let mut conn = match self.connect(broker).await {
                 Ok(conn) => conn,
+                // A refused login is not the broker's absence: say so at once.
+                Err(e @ (KafkaError::Sasl { .. } | KafkaError::Broker { .. })) => return Err(e),
                 Err(e) => {
                     last = e;
                     continue;
@@ -256,7 +355,7 @@ impl GroupClient {
             if addr == conn.addr {
                 return Ok(conn);
             }
-            return Connection::open(&addr, self.timeout).await;
+            return self.connect(&addr).await;
         }
         Err(last)
     }
@@ -492,6 +591,9 @@ pub(crate) fn error_name(code: i16) -> &'static str {
         REBALANCE_IN_PROGRESS => "REBALANCE_IN_PROGRESS",
         MEMBER_ID_REQUIRED => "MEMBER_ID_REQUIRED",
         24 => "INVALID_GROUP_ID",
+        33 => "UNSUPPORTED_SASL_MECHANISM",
+        34 => "ILLEGAL_SASL_STATE",
+        58 => "SASL_AUTHENTICATION_FAILED",
         26 => "INVALID_SESSION_TIMEOUT",
         29 => "TOPIC_AUTHORIZATION_FAILED",
         30 => "GROUP_AUTHORIZATION_FAILED",
