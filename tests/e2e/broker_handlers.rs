@@ -819,7 +819,7 @@ fn snmptrap_service_test_while_disabled() {
 pub(crate) struct Tansu {
     _daemon: Daemon,
     binary: PathBuf,
-    url: String,
+    pub(crate) url: String,
     pub(crate) addr: String,
     _dir: TempDir,
 }
@@ -837,6 +837,21 @@ impl Tansu {
             port,
             "memory://tansu/",
             false,
+            port,
+        ))
+    }
+
+    /// A broker reached through a TLS proxy on `advertised` (what its metadata tells clients,
+    /// and its `addr`); its own plain listener (`url`) takes the admin commands.
+    pub(crate) fn start_behind(advertised: u16) -> Option<Tansu> {
+        let binary = tansu()?;
+        Some(Tansu::run(
+            binary,
+            shared_dir(),
+            free_port(),
+            "memory://tansu/",
+            false,
+            advertised,
         ))
     }
 
@@ -851,6 +866,7 @@ impl Tansu {
             port,
             "sqlite://tansu.db",
             false,
+            port,
         );
         let status = Command::new(&binary)
             .args(["user", "create", "--broker", &open.url, user, password])
@@ -860,18 +876,32 @@ impl Tansu {
         assert!(status.success(), "tansu user create");
         let Tansu { _daemon, _dir, .. } = open;
         drop(_daemon);
-        Some(Tansu::run(binary, _dir, port, "sqlite://tansu.db", true))
+        Some(Tansu::run(
+            binary,
+            _dir,
+            port,
+            "sqlite://tansu.db",
+            true,
+            port,
+        ))
     }
 
-    fn run(binary: PathBuf, dir: TempDir, port: u16, storage: &str, authentication: bool) -> Tansu {
-        let addr = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{addr}");
+    fn run(
+        binary: PathBuf,
+        dir: TempDir,
+        port: u16,
+        storage: &str,
+        authentication: bool,
+        advertised: u16,
+    ) -> Tansu {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{advertised}");
         let mut command = Command::new(&binary);
         // tansu reads a .env from its working directory: its own directory has none.
         command
             .current_dir(dir.path())
             .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
+            .args(["--advertised-listener-url", &format!("tcp://{addr}")])
             .args(["--storage-engine", storage]);
         if authentication {
             command.arg("--authentication");
@@ -929,6 +959,45 @@ impl Tansu {
         });
         messages
     }
+}
+
+/// Debian's stunnel taking TLS on `accept` with the certificate `cert` and key `key`, and
+/// forwarding the plain bytes to `connect`: a TLS front for a broker that has none.
+pub(crate) struct TlsProxy {
+    _daemon: Daemon,
+    _dir: TempDir,
+}
+
+impl TlsProxy {
+    pub(crate) fn start(accept: u16, connect: u16, cert: &Path, key: &Path) -> Option<TlsProxy> {
+        let binary = installed("stunnel", "stunnel4")?;
+        let dir = shared_dir();
+        let config = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{accept}\n\
+                 connect = 127.0.0.1:{connect}\ncert = {}\nkey = {}\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let mut daemon = Daemon::spawn(
+            Command::new(binary).arg(&config),
+            dir.path().join("stunnel.log"),
+        );
+        daemon.wait_for_port(accept);
+        Some(TlsProxy {
+            _daemon: daemon,
+            _dir: dir,
+        })
+    }
+}
+
+/// A free loopback port.
+pub(crate) fn free_tcp_port() -> u16 {
+    free_port()
 }
 
 /// The kafka crate's example consumer (rskafka), built once.

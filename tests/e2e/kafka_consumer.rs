@@ -10,7 +10,7 @@ use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
 
-use crate::broker_handlers::Tansu;
+use crate::broker_handlers::{Tansu, TlsProxy};
 
 /// A member's consumer section: short heartbeats, so that rebalances are quick in a test.
 fn consumer_config(broker: &Tansu, topic: &str) -> String {
@@ -51,19 +51,32 @@ fn define_state_change_task(server: &Klaxond, sink: &TcpSink) {
     define_alert_task(server, sink, "{{ .ID }} {{ .Level }}", true);
 }
 
-/// Produces each (partition, message) to `topic`, in order, uncompressed.
-fn produce(broker: &Tansu, topic: &str, messages: &[(i32, String)]) {
-    produce_with(broker, topic, messages, Compression::NoCompression, None);
+/// How the test's producer reaches the broker: a SASL login, TLS.
+#[derive(Default, Clone)]
+struct Connect {
+    login: Option<SaslConfig>,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
-/// Produces each (partition, message) to `topic`, in order, in batches compressed so, logged
-/// in with `login` if given.
+/// Produces each (partition, message) to `topic`, in order, uncompressed.
+fn produce(broker: &Tansu, topic: &str, messages: &[(i32, String)]) {
+    produce_with(
+        broker,
+        topic,
+        messages,
+        Compression::NoCompression,
+        Connect::default(),
+    );
+}
+
+/// Produces each (partition, message) to `topic`, in order, in batches compressed so,
+/// connecting as `connect` says.
 fn produce_with(
     broker: &Tansu,
     topic: &str,
     messages: &[(i32, String)],
     compression: Compression,
-    login: Option<SaslConfig>,
+    connect: Connect,
 ) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -71,8 +84,11 @@ fn produce_with(
         .unwrap();
     runtime.block_on(async {
         let mut builder = ClientBuilder::new(vec![broker.addr.clone()]);
-        if let Some(login) = login {
+        if let Some(login) = connect.login {
             builder = builder.sasl_config(login);
+        }
+        if let Some(tls) = connect.tls {
+            builder = builder.tls_config(tls);
         }
         let client = builder.build().await.expect("a kafka client");
         for (partition, value) in messages {
@@ -220,7 +236,10 @@ fn a_broker_that_wants_a_login_is_read_with_sasl() {
         "secured",
         &[(0, "cpu,host=a usage_idle=5 1000000000".into())],
         Compression::NoCompression,
-        Some(credentials),
+        Connect {
+            login: Some(credentials),
+            tls: None,
+        },
     );
     assert_eq!(next_messages(&sink, 1), ["a 1"]);
 
@@ -229,6 +248,58 @@ fn a_broker_that_wants_a_login_is_read_with_sasl() {
         .start();
     let line = refused.wait_for_log("the kafka brokers refuse the login");
     assert!(line.contains("invalid proof"), "{line}");
+}
+
+/// Brokers behind TLS (Debian's stunnel in front of tansu, with a test CA): `use-ssl` with
+/// `ssl-ca` reads them, on the group connections as on the fetches; without the CA the
+/// certificate is refused and the log says so.
+#[test]
+fn brokers_behind_tls_are_read_with_use_ssl() {
+    let tls_port = crate::broker_handlers::free_tcp_port();
+    let Some(broker) = Tansu::start_behind(tls_port) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = klaxon_http::testing::TestPki::generate(dir.path());
+    let plain_port: u16 = broker.url.rsplit(':').next().unwrap().parse().unwrap();
+    let Some(_proxy) = TlsProxy::start(tls_port, plain_port, &pki.server_cert, &pki.server_key)
+    else {
+        return;
+    };
+    broker.create_topic("private", 1);
+    let sink = TcpSink::start();
+    let tls =
+        |ca: &std::path::Path| format!("use-ssl = true\nssl-ca = {:?}\n", ca.display().to_string());
+    let server = Klaxond::builder()
+        .config(&(consumer_config(&broker, "private") + &tls(&pki.ca)))
+        .start();
+    define_task(&server, &sink);
+    let trusted = klaxon_http::rustls_client(&klaxon_http::ClientTls {
+        ca: pki.ca.display().to_string(),
+        ..Default::default()
+    })
+    .unwrap();
+    produce_with(
+        &broker,
+        "private",
+        &[(0, "cpu,host=a usage_idle=5 1000000000".into())],
+        Compression::NoCompression,
+        Connect {
+            login: None,
+            tls: Some(trusted),
+        },
+    );
+    assert_eq!(next_messages(&sink, 1), ["a 1"]);
+
+    // Without the CA the brokers' certificate is not trusted.
+    let mut untrusting = Klaxond::builder()
+        .config(&(consumer_config(&broker, "private") + "use-ssl = true\n"))
+        .start();
+    let line = untrusting.wait_for_log("cannot reach the kafka brokers");
+    assert!(
+        line.contains("certificate") || line.contains("Certificate"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -545,7 +616,7 @@ fn a_group_loses_no_alert_through_a_stop_a_kill_and_a_join() {
         "fleet",
         &fleet(SERIES, 1, 1),
         Compression::Gzip,
-        None,
+        Connect::default(),
     );
     assert_eq!(
         seen.next_new(&sink, SERIES),
@@ -566,7 +637,7 @@ fn a_group_loses_no_alert_through_a_stop_a_kill_and_a_join() {
         "fleet",
         &fleet(SERIES, 50, 3),
         Compression::Snappy,
-        None,
+        Connect::default(),
     );
     assert_eq!(
         seen.next_new(&sink, SERIES),

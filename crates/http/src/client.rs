@@ -63,34 +63,19 @@ impl Client {
                 .map_err(|e| TlsError::Client(format!("ssl-ca {}: {e}", tls.ca)))?;
             builder = builder.tls_certs_merge(certificates);
         }
-        match (tls.cert.is_empty(), tls.key.is_empty()) {
-            (true, true) => {}
-            (false, true) => {
-                return Err(TlsError::HalfPair {
-                    given: "ssl-cert",
-                    missing: "ssl-key",
-                });
-            }
-            (true, false) => {
-                return Err(TlsError::HalfPair {
-                    given: "ssl-key",
-                    missing: "ssl-cert",
-                });
-            }
-            (false, false) => {
-                // Checked one by one first, so that an error names the file at fault.
-                read_certificates("ssl-cert", Path::new(&tls.cert))?;
-                crate::tls::read_private_key("ssl-key", Path::new(&tls.key))?;
-                let mut pem = read("ssl-cert", Path::new(&tls.cert))?;
-                pem.push(b'\n');
-                pem.extend(read("ssl-key", Path::new(&tls.key))?);
-                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| TlsError::Pair {
-                    cert: tls.cert.clone().into(),
-                    key: tls.key.clone().into(),
-                    reason: e.to_string(),
-                })?;
-                builder = builder.identity(identity);
-            }
+        if let Some((cert, key)) = tls.client_pair()? {
+            // Checked one by one first, so that an error names the file at fault.
+            read_certificates("ssl-cert", Path::new(cert))?;
+            crate::tls::read_private_key("ssl-key", Path::new(key))?;
+            let mut pem = read("ssl-cert", Path::new(cert))?;
+            pem.push(b'\n');
+            pem.extend(read("ssl-key", Path::new(key))?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| TlsError::Pair {
+                cert: cert.into(),
+                key: key.into(),
+                reason: e.to_string(),
+            })?;
+            builder = builder.identity(identity);
         }
         let inner = builder
             .build()

@@ -19,12 +19,14 @@
 
 mod client;
 pub mod failure;
+mod rustls_client;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
 mod url;
 
 pub use client::{Client, ClientOptions, Clients};
+pub use rustls_client::rustls_client;
 pub use tls::{ClientTls, TlsError, install_crypto_provider, server_tls};
 pub use url::{append_segments, check_url};
 

@@ -88,6 +88,25 @@ pub enum TlsError {
     Client(String),
 }
 
+impl ClientTls {
+    /// The client certificate and key files, when both are set; `None` when neither is; an
+    /// error naming the missing one when only one is.
+    pub(crate) fn client_pair(&self) -> Result<Option<(&str, &str)>, TlsError> {
+        match (self.cert.is_empty(), self.key.is_empty()) {
+            (true, true) => Ok(None),
+            (false, true) => Err(TlsError::HalfPair {
+                given: "ssl-cert",
+                missing: "ssl-key",
+            }),
+            (true, false) => Err(TlsError::HalfPair {
+                given: "ssl-key",
+                missing: "ssl-cert",
+            }),
+            (false, false) => Ok(Some((&self.cert, &self.key))),
+        }
+    }
+}
+
 /// Installs rustls's `ring` crypto provider as the process default, once. Every function of this
 /// crate that needs TLS calls it; a binary may call it early. Another provider already installed
 /// is kept.

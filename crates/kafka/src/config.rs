@@ -72,6 +72,16 @@ pub struct ConsumerConfig {
     /// The state topic; `<group-id>-klaxon-state` when empty. Create it with
     /// `cleanup.policy=compact`; Klaxon creates it (one partition, no compaction) if missing.
     pub state_topic: String,
+    /// Connect to the brokers over TLS, with the ssl-* keys.
+    pub use_ssl: bool,
+    /// A PEM file of CA certificates trusted beside the platform's roots (with use-ssl).
+    pub ssl_ca: String,
+    /// A PEM client certificate (with use-ssl and ssl-key).
+    pub ssl_cert: String,
+    /// The PEM private key of ssl-cert.
+    pub ssl_key: String,
+    /// Accept any certificate from the brokers (insecure; for tests only).
+    pub insecure_skip_verify: bool,
     /// The SASL user name; setting it turns SASL on (PLAIN unless sasl-mechanism says).
     pub sasl_username: String,
     /// The SASL password (secret).
@@ -109,6 +119,11 @@ impl Default for ConsumerConfig {
             sasl_username: String::new(),
             sasl_password: String::new(),
             sasl_mechanism: String::new(),
+            use_ssl: false,
+            ssl_ca: String::new(),
+            ssl_cert: String::new(),
+            ssl_key: String::new(),
+            insecure_skip_verify: false,
         }
     }
 }
@@ -181,6 +196,14 @@ impl ConsumerConfig {
                 self.sasl_mechanism
             ));
         }
+        let ssl_keys = !self.ssl_ca.is_empty()
+            || !self.ssl_cert.is_empty()
+            || !self.ssl_key.is_empty()
+            || self.insecure_skip_verify;
+        if ssl_keys && !self.use_ssl {
+            return bad("ssl-ca, ssl-cert, ssl-key or insecure-skip-verify is set but use-ssl is not: set use-ssl = true to connect over TLS".into());
+        }
+        self.tls()?;
         if self.fetch_max_bytes < 1024 {
             return bad(format!(
                 "fetch-max-bytes = {}: at least 1024",
@@ -188,6 +211,21 @@ impl ConsumerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The TLS configuration when use-ssl is set; an unreadable file is an error naming it.
+    pub(crate) fn tls(&self) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, KafkaError> {
+        if !self.use_ssl {
+            return Ok(None);
+        }
+        klaxon_http::rustls_client(&klaxon_http::ClientTls {
+            ca: self.ssl_ca.clone(),
+            cert: self.ssl_cert.clone(),
+            key: self.ssl_key.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+        })
+        .map(Some)
+        .map_err(|e| KafkaError::Config(e.to_string()))
     }
 
     /// The SASL login, if any.
@@ -240,7 +278,18 @@ mod tests {
     #[test]
     fn each_bad_key_is_named_with_its_fix() {
         type Spoil = fn(&mut ConsumerConfig);
-        let cases: [(Spoil, &str); 8] = [
+        let cases: [(Spoil, &str); 10] = [
+            (
+                |c| c.ssl_ca = "/etc/ca.pem".into(),
+                "[[kafka-consumer]] ssl-ca, ssl-cert, ssl-key or insecure-skip-verify is set but use-ssl is not",
+            ),
+            (
+                |c| {
+                    c.use_ssl = true;
+                    c.ssl_ca = "/nonexistent/ca.pem".into()
+                },
+                "[[kafka-consumer]] cannot read ssl-ca /nonexistent/ca.pem",
+            ),
             (
                 |c| c.sasl_mechanism = "GSSAPI".into(),
                 "[[kafka-consumer]] sasl-mechanism = \"GSSAPI\": use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",

@@ -226,7 +226,15 @@ enum Next {
 impl Member {
     async fn run(mut self) {
         let label = self.config.label();
-        let Some(client) = self.client().await else {
+        // Checked at start (validate): the files were readable then.
+        let tls = match self.config.tls() {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::error!(consumer = %label, error = %e, "kafka consumer cannot set up TLS; not started");
+                return;
+            }
+        };
+        let Some(client) = self.client(tls.clone()).await else {
             return;
         };
         let mut group = GroupClient::new(
@@ -235,6 +243,7 @@ impl Member {
             format!("klaxon-{}", std::process::id()),
             ConsumerConfig::std(self.config.timeout),
             self.config.sasl(),
+            tls.clone(),
         );
         let mut failures = 0u32;
         loop {
@@ -279,7 +288,7 @@ impl Member {
     }
 
     /// Builds the metadata client, retrying until a broker answers or the consumer stops.
-    async fn client(&mut self) -> Option<Arc<Client>> {
+    async fn client(&mut self, tls: Option<Arc<rustls::ClientConfig>>) -> Option<Arc<Client>> {
         let mut failures = 0u32;
         loop {
             // Bounded: rskafka retries a failing connect (or a refused login) for as long as its
@@ -295,6 +304,9 @@ impl Member {
                 .backoff_config(backoff);
             if let Some(sasl) = self.config.sasl() {
                 builder = builder.sasl_config(sasl);
+            }
+            if let Some(tls) = &tls {
+                builder = builder.tls_config(Arc::clone(tls));
             }
             match builder.build().await {
                 Ok(client) => return Some(Arc::new(client)),

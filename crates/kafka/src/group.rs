@@ -59,16 +59,32 @@ impl Api {
     }
 }
 
-/// One TCP connection to a broker, for group requests.
-#[derive(Debug)]
+/// A broker connection's byte stream: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin> Io for T {}
+
+/// One connection to a broker, for group requests.
 struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     addr: String,
     correlation: i32,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
 impl Connection {
-    async fn open(addr: &str, timeout: Duration) -> Result<Connection, KafkaError> {
+    /// Connects to `addr`, over TLS with `tls` (the host part of `addr` is the name checked).
+    async fn open(
+        addr: &str,
+        timeout: Duration,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Result<Connection, KafkaError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| KafkaError::Io {
@@ -80,6 +96,33 @@ impl Connection {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn Io> = match tls {
+            None => Box::new(stream),
+            Some(config) => {
+                let host = host_of(addr);
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                        KafkaError::Io {
+                            addr: addr.to_owned(),
+                            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+                        }
+                    })?;
+                let handshake = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(config))
+                    .connect(name, stream);
+                let tls = tokio::time::timeout(timeout, handshake)
+                    .await
+                    .map_err(|_| KafkaError::TimedOut {
+                        what: "the TLS handshake",
+                        addr: addr.to_owned(),
+                        after: timeout,
+                    })?
+                    .map_err(|source| KafkaError::Io {
+                        addr: addr.to_owned(),
+                        source,
+                    })?;
+                Box::new(tls)
+            }
+        };
         Ok(Connection {
             stream,
             addr: addr.to_owned(),
@@ -253,6 +296,7 @@ pub(crate) struct GroupClient {
     timeout: Duration,
     coordinator: Option<Connection>,
     sasl: Option<rskafka::client::SaslConfig>,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     pub(crate) member_id: String,
     pub(crate) generation: i32,
 }
@@ -264,6 +308,7 @@ impl GroupClient {
         client_id: String,
         timeout: Duration,
         sasl: Option<rskafka::client::SaslConfig>,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     ) -> Self {
         GroupClient {
             bootstrap,
@@ -272,6 +317,7 @@ impl GroupClient {
             timeout,
             coordinator: None,
             sasl,
+            tls,
             member_id: String::new(),
             generation: -1,
         }
@@ -305,7 +351,7 @@ impl GroupClient {
 
     /// A connection to `addr`, logged in when SASL is configured.
     async fn connect(&self, addr: &str) -> Result<Connection, KafkaError> {
-        let mut conn = Connection::open(addr, self.timeout).await?;
+        let mut conn = Connection::open(addr, self.timeout, self.tls.as_ref()).await?;
         if let Some(sasl) = &self.sasl {
             conn.authenticate(sasl, &self.client_id, self.timeout)
                 .await?;
@@ -553,6 +599,12 @@ impl GroupClient {
         }
         Ok(found)
     }
+}
+
+/// The host of `host:port` (an IPv6 host without its brackets).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 fn by_topic(offsets: &[Offset]) -> Vec<(&str, Vec<&Offset>)> {

@@ -361,7 +361,7 @@ fn mqtt_options(broker: &Broker) -> Result<MqttOptions, HandlerError> {
         .transport()
         .map_err(|e| HandlerError::permanent(e.message()))?;
     let tls = || {
-        crate::tls::client_config(&broker.tls())
+        klaxon_http::rustls_client(&broker.tls())
             .map(TlsConfiguration::Rustls)
             .map_err(|e| HandlerError::permanent(format!("MQTT broker {:?}: {e}", broker.name)))
     };

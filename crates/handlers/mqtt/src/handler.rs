@@ -288,7 +288,7 @@ fn check_tls(config: &Config) -> Result<(), Invalid> {
             Ok(_) | Err(_) => false,
         };
         if secure {
-            crate::tls::client_config(&broker.tls())
+            klaxon_http::rustls_client(&broker.tls())
                 .map_err(|e| Invalid::new(format!("broker {:?}: {e}", broker.name)))?;
         }
     }

@@ -152,7 +152,6 @@ mod config;
 mod connection;
 mod handler;
 mod qos;
-mod tls;
 
 pub use config::{Broker, Brokers, Config};
 pub use handler::{Options, TestOptions};
