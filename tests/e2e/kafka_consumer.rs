@@ -672,4 +672,44 @@ fn a_group_loses_no_alert_through_a_stop_a_kill_and_a_join() {
         expected(SERIES, "OK", "CRITICAL", 1)
     );
     eprintln!("redelivered after the kill: {}", seen.redelivered);
+
+    // The group's view, from either member, is what one klaxond given the same points over
+    // /write holds.
+    let single = Klaxond::builder().start();
+    define_state_change_task(&single, &TcpSink::start());
+    for (usage_idle, second) in [(1, 1), (1, 2), (50, 3), (1, 4), (50, 5)] {
+        for (_, body) in fleet(SERIES, usage_idle, second) {
+            let response = single.send("POST", "/write?db=telegraf&rp=autogen", &body);
+            assert_eq!(response.status(), 204);
+        }
+    }
+    let view = |server: &Klaxond| {
+        let answer: serde_json::Value = server
+            .get("/kapacitor/v1/alerts/topics/main:cpu_alert:alert2/events")
+            .json()
+            .unwrap();
+        let mut events: Vec<(String, String, String)> = answer["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+                (
+                    text(&e["id"]),
+                    text(&e["state"]["level"]),
+                    text(&e["state"]["time"]),
+                )
+            })
+            .collect();
+        events.sort();
+        events
+    };
+    let alone = view(&single);
+    assert_eq!(alone.len(), SERIES);
+    assert_eq!(
+        view(&c),
+        alone,
+        "the group's view from a member is the single server's"
+    );
+    assert_eq!(view(&d), alone);
 }
