@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use tokio::sync::watch;
@@ -24,8 +25,8 @@ pub struct Write {
     pub database: String,
     pub retention_policy: String,
     pub precision: String,
-    /// One or more lines of line protocol.
-    pub body: Vec<u8>,
+    /// One or more lines of line protocol (shared, so a retried write copies nothing).
+    pub body: Bytes,
 }
 
 /// Why the sink did not take a write.
@@ -701,9 +702,9 @@ impl Fetcher {
                 continue;
             }
             let next = records.last().map_or(offset, |r| r.offset + 1);
-            let bodies: Vec<(i64, Vec<u8>)> = records
+            let bodies: Vec<(i64, Bytes)> = records
                 .into_iter()
-                .map(|r| (r.offset, r.record.value.unwrap_or_default()))
+                .map(|r| (r.offset, Bytes::from(r.record.value.unwrap_or_default())))
                 .collect();
             let progress = Arc::clone(&self.progress);
             let _batch = progress.batches.read().await;
@@ -724,14 +725,20 @@ impl Fetcher {
     /// Writes a fetch's messages: all in one write (their bodies joined), or, if the sink
     /// rejects that, one by one so that only the bad ones are skipped. False if halted while
     /// the sink was unavailable (nothing of this fetch is then marked processed).
-    async fn process(&mut self, bodies: Vec<(i64, Vec<u8>)>) -> bool {
-        let mut joined = Vec::with_capacity(bodies.iter().map(|(_, b)| b.len() + 1).sum());
-        for (_, body) in &bodies {
-            joined.extend_from_slice(body);
-            if !body.ends_with(b"\n") {
-                joined.push(b'\n');
+    async fn process(&mut self, bodies: Vec<(i64, Bytes)>) -> bool {
+        let joined = match bodies.as_slice() {
+            [(_, only)] => only.clone(),
+            _ => {
+                let mut joined = Vec::with_capacity(bodies.iter().map(|(_, b)| b.len() + 1).sum());
+                for (_, body) in &bodies {
+                    joined.extend_from_slice(body);
+                    if !body.ends_with(b"\n") {
+                        joined.push(b'\n');
+                    }
+                }
+                Bytes::from(joined)
             }
-        }
+        };
         match self.write(joined).await {
             Some(Ok(points)) => {
                 self.stats
@@ -765,7 +772,7 @@ impl Fetcher {
     }
 
     /// One write, retried while the sink is unavailable: `None` if halted meanwhile.
-    async fn write(&mut self, body: Vec<u8>) -> Option<Result<usize, String>> {
+    async fn write(&mut self, body: Bytes) -> Option<Result<usize, String>> {
         let mut waited = 0u32;
         loop {
             let write = Write {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use klaxon_kafka::{Consumer, ConsumerConfig, Sink, SinkError, Write};
 
@@ -25,7 +24,7 @@ impl Sink for KafkaSink {
         let slot = self.path.gate.slot().await.map_err(sink_error)?;
         let query = WriteQuery::new(write.database, write.retention_policy, write.precision);
         self.path
-            .process(slot, query, HeaderMap::new(), Bytes::from(write.body))
+            .process(slot, query, HeaderMap::new(), write.body)
             .await
             .map_err(sink_error)
     }
