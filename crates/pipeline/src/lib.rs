@@ -26,6 +26,7 @@ mod derivative;
 mod error;
 mod flatten;
 mod group_by;
+mod group_map;
 mod http_out;
 mod http_post;
 mod influxdb_out;

@@ -23,6 +23,7 @@ pub use template::{
 pub(crate) use template::{render_text, text_template};
 
 use crate::batch::Batch;
+use crate::group_map::GroupMap;
 use crate::props::{self, once};
 use crate::{Context, DefineError, GroupId, Limits, Point};
 
@@ -109,7 +110,7 @@ pub struct AlertNode {
     inhibits: Vec<(String, Vec<String>)>,
     /// Each group's inhibitors, one per `.inhibit()`, active while the group is not OK.
     group_inhibitors: HashMap<GroupId, Vec<Arc<Inhibitor>>>,
-    states: HashMap<GroupId, AlertState>,
+    states: GroupMap<AlertState>,
 }
 
 impl crate::cardinality::GroupTable for AlertNode {
@@ -188,7 +189,7 @@ impl AlertNode {
             quiet: false,
             inhibits: Vec::new(),
             group_inhibitors: HashMap::new(),
-            states: HashMap::new(),
+            states: GroupMap::new(),
         };
         let mut properties = node.properties.iter().peekable();
         while let Some(property) = properties.next() {
@@ -325,7 +326,7 @@ impl AlertNode {
 
     /// Forgets every group's state ([`crate::Task::forget_alert_states`]).
     pub fn forget_states(&mut self) {
-        self.states = HashMap::new();
+        self.states = GroupMap::new();
     }
 
     /// Applies a handler kind's `global` setting, as Kapacitor does when a task starts: with
@@ -395,7 +396,7 @@ impl AlertNode {
             }
         };
         let history = self.rules.history;
-        let state = self.states.entry(group.clone()).or_insert_with(|| {
+        let state = self.states.get_or_insert_with(group, || {
             match ctx.restore(&self.id, self.topic.as_deref(), &id) {
                 Some((level, time)) => AlertState::restored(history, level, time),
                 None => AlertState::new(history),
