@@ -103,6 +103,8 @@ impl Seen {
 pub struct Receiver {
     pub addr: SocketAddr,
     pub seen: Arc<Seen>,
+    /// The accept queue's length asked for.
+    pub backlog: i32,
 }
 
 impl Receiver {
@@ -110,7 +112,7 @@ impl Receiver {
         what: &str,
         mut on_connection: impl FnMut(TcpStream, &Arc<Seen>) + Send + 'static,
     ) -> Result<Receiver> {
-        let listener = TcpListener::bind("127.0.0.1:0").with_context(|| {
+        let (listener, backlog) = listen_loopback().with_context(|| {
             format!("cannot listen on 127.0.0.1 (an ephemeral port) for {what}")
         })?;
         let addr = listener.local_addr()?;
@@ -126,8 +128,30 @@ impl Receiver {
                 }
             }
         });
-        Ok(Receiver { addr, seen })
+        Ok(Receiver {
+            addr,
+            seen,
+            backlog,
+        })
     }
+}
+
+/// A listener on an ephemeral loopback port with the kernel's largest accept queue
+/// (`net.core.somaxconn`), as Go's `net.Listen` makes, where std's `TcpListener` asks for 128.
+/// A sender that opens a connection per event runs ahead of a receiver reading them one by one;
+/// once the queue is full the kernel drops the next SYN and the sender's kernel sends it again
+/// only after a second. With 128 a single such stall halved a tcp phase's rate, so the figures
+/// measured the queue, not klaxond (docs/benchmarks.md, tcp).
+fn listen_loopback() -> std::io::Result<(TcpListener, i32)> {
+    use socket2::{Domain, Socket, Type};
+    let backlog = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096);
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(backlog)?;
+    Ok((socket.into(), backlog))
 }
 
 impl Drop for Receiver {

@@ -48,6 +48,26 @@ fn parse_vm_rss(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// How many times a listen queue overflowed on this machine (`TcpExt: ListenOverflows` of
+/// /proc/net/netstat): each time, a connection's SYN was dropped and its sender waits a second
+/// to send it again.
+pub fn listen_overflows() -> Result<u64> {
+    let path = "/proc/net/netstat";
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    parse_netstat(&text, "TcpExt", "ListenOverflows")
+        .ok_or_else(|| anyhow!("{path} has no TcpExt ListenOverflows"))
+}
+
+/// A counter of /proc/net/netstat, whose sections are pairs of lines: names, then values.
+fn parse_netstat(text: &str, section: &str, name: &str) -> Option<u64> {
+    let prefix = format!("{section}:");
+    let mut lines = text.lines().filter(|l| l.starts_with(&prefix));
+    let names = lines.next()?;
+    let values = lines.next()?;
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// CPU used by this process (the load generator) and by the server over a phase.
 #[derive(Debug)]
 pub struct CpuMeter {
@@ -89,6 +109,18 @@ impl CpuMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn netstat_counters_are_read_by_name() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n\
+                    TcpExt: 0 974 975\n\
+                    IpExt: InNoRoutes ListenOverflows\n\
+                    IpExt: 1 2\n";
+        assert_eq!(parse_netstat(text, "TcpExt", "ListenOverflows"), Some(974));
+        assert_eq!(parse_netstat(text, "TcpExt", "ListenDrops"), Some(975));
+        assert_eq!(parse_netstat(text, "IpExt", "ListenOverflows"), Some(2));
+        assert_eq!(parse_netstat(text, "TcpExt", "Missing"), None);
+    }
 
     #[test]
     fn stat_cpu_counts_fields_after_the_command_name() {

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use super::Ctx;
 use super::delivery::{self, ALERT_CONFIG, ALERT_CONFIG_IN_MEMORY, Receiver};
 use super::http::Conn;
+use super::procfs::listen_overflows;
 use super::report::{Measure, Row, ScenarioReport, Target, p50_p99};
 use super::server::{Klaxond, write};
 
@@ -69,6 +70,10 @@ impl TcpSink {
 
     pub fn count(&self) -> u64 {
         self.receiver.seen.count()
+    }
+
+    fn backlog(&self) -> i32 {
+        self.receiver.backlog
     }
 
     fn take_receipts(&self) -> Vec<(u64, Instant)> {
@@ -167,6 +172,7 @@ fn paced(
 
 pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
     let sink = TcpSink::bind()?;
+    let overflows_before = listen_overflows().ok();
     ctx.progress("starting klaxond");
     let mut server = Klaxond::start(&ctx.klaxond, "tcp", ALERT_CONFIG)?;
     let task = delivery::task(MEASUREMENT, &format!(".tcp('{}')", sink.addr));
@@ -216,14 +222,25 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         )
         .target(Target::below(5.0)),
     ]);
+    let mut notes = vec![
+        durability.note(),
+        format!("latency (durable) over {samples} events paced at {paced_rate:.0}/s"),
+    ];
+    // Machine-wide, so another program's overflows count too; any at all make a phase's figure
+    // suspect (a dropped SYN costs its connection a second).
+    if let (Some(before), Ok(after)) = (overflows_before, listen_overflows()) {
+        notes.push(format!(
+            "listen queue overflows on this machine during the scenario: {} (the sink's queue \
+             holds {} connections)",
+            after.saturating_sub(before),
+            sink.backlog(),
+        ));
+    }
     Ok(ScenarioReport {
         rows,
         generator_cpu: Some(durability.used.generator),
         server_cpu: Some(durability.used.server),
-        notes: vec![
-            durability.note(),
-            format!("latency (durable) over {samples} events paced at {paced_rate:.0}/s"),
-        ],
+        notes,
         ..ScenarioReport::default()
     })
 }
