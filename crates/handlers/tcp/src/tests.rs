@@ -158,6 +158,21 @@ async fn each_event_gets_its_own_connection() {
     }
 }
 
+/// A host name takes the resolving path, an IP address the direct one: both deliver alike.
+#[tokio::test]
+async fn a_host_name_is_resolved_and_delivered_to() {
+    let (listener, _) = listener().await;
+    let port = listener.local_addr().expect("local address").port();
+    let named = format!("localhost:{port}");
+    let handler = handler(&*service(Value::Null), json!({ "address": named }));
+    let event = Event::sample("by name");
+
+    let (sent, received) = tokio::join!(handler.handle(&event), receive_one(&listener));
+
+    sent.expect("delivered");
+    assert_eq!(received, format!("{}\n", event.alert_json()).into_bytes());
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_a_retryable_error_naming_the_address() {
     let (listener, address) = listener().await;
