@@ -30,13 +30,13 @@ pub struct Batch {
 #[derive(Debug)]
 struct Pending {
     outlets: Vec<Outlet>,
-    event: Event,
+    event: Arc<Event>,
     key: Arc<str>,
 }
 
 impl Batch {
     /// Every (queue, event) pair, in collection order.
-    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &Event)> {
+    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &Arc<Event>)> {
         self.queued
             .iter()
             .flat_map(|p| p.outlets.iter().map(move |o| (o, &p.event)))
@@ -139,7 +139,7 @@ impl AlertService {
             let key = event_key(&event);
             batch.queued.push(Pending {
                 outlets,
-                event,
+                event: Arc::new(event),
                 key,
             });
         }

@@ -343,6 +343,7 @@ impl AlertService {
             topic = %event.topic, event = %event.state.id, level = %event.state.level,
             handlers = outlets.len(), "silence ended; delivering the alert it held back"
         );
+        let event = std::sync::Arc::new(event);
         for outlet in &outlets {
             outlet.offer(&event);
         }

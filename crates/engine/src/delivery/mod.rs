@@ -56,7 +56,8 @@ pub(crate) struct Shared {
 /// An event in a queue, with the moment it was queued (for the latency histogram).
 #[derive(Debug)]
 pub(crate) struct Queued {
-    event: Event,
+    /// Shared by every handler of the topic: one event, however many queues it waits in.
+    event: Arc<Event>,
     queued: Instant,
     /// Its outbox sequence number; 0 when it is in memory only.
     seq: u64,
@@ -192,7 +193,7 @@ impl Outlet {
 
     /// Queues `event` (in memory only) without waiting; a full queue drops it, counted and
     /// logged.
-    pub fn offer(&self, event: &Event) -> bool {
+    pub fn offer(&self, event: &Arc<Event>) -> bool {
         match self.queue.try_send(queued(event, 0, event_key(event))) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -206,7 +207,7 @@ impl Outlet {
     /// Hands over `event`, already in the outbox as `seq`: queued while the queue has room, else
     /// left on disk for the worker to read (never dropped, never waiting). Callers offer in
     /// sequence order.
-    pub fn offer_stored(&self, event: &Event, seq: u64, key: &Arc<str>) {
+    pub fn offer_stored(&self, event: &Arc<Event>, seq: u64, key: &Arc<str>) {
         let mut spilling = self.spilling.lock().unwrap_or_else(|e| e.into_inner());
         if *spilling {
             return;
@@ -221,14 +222,14 @@ impl Outlet {
     /// Queues `event`, blocking the thread while the queue is full. Must not run on an async
     /// worker thread (the task manager writes from `spawn_blocking`). `false` when the worker
     /// is gone (its handler or topic was deleted meanwhile).
-    pub fn offer_blocking(&self, event: &Event) -> bool {
+    pub fn offer_blocking(&self, event: &Arc<Event>) -> bool {
         self.queue
             .blocking_send(queued(event, 0, event_key(event)))
             .is_ok()
     }
 
     /// Queues `event`, waiting while the queue is full.
-    pub async fn offer_waiting(&self, event: &Event) -> bool {
+    pub async fn offer_waiting(&self, event: &Arc<Event>) -> bool {
         self.queue
             .send(queued(event, 0, event_key(event)))
             .await
@@ -247,9 +248,9 @@ impl Outlet {
     }
 }
 
-fn queued(event: &Event, seq: u64, key: Arc<str>) -> Queued {
+fn queued(event: &Arc<Event>, seq: u64, key: Arc<str>) -> Queued {
     Queued {
-        event: event.clone(),
+        event: Arc::clone(event),
         queued: Instant::now(),
         seq,
         key,

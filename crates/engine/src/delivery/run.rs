@@ -148,7 +148,7 @@ fn read_outbox(
                 let waited = Timestamp::now().as_nanos() - d.queued_unix_nanos;
                 let waited = Duration::from_nanos(u64::try_from(waited).unwrap_or(0));
                 Some(Queued {
-                    event: d.event,
+                    event: Arc::new(d.event),
                     queued: Instant::now()
                         .checked_sub(waited)
                         .unwrap_or_else(Instant::now),
