@@ -143,8 +143,7 @@ async fn send(address: &str, payload: &[u8]) -> Result<(), HandlerError> {
             .map_err(|e| connect_error(address, &e))?;
         return finish(stream, payload, address).await;
     };
-    let socket = Socket::new(Domain::for_address(peer), Type::STREAM, None)
-        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+    let socket = Socket::new(Domain::for_address(peer), Type::STREAM.nonblocking(), None)
         .map_err(|e| connect_error(address, &e))?;
     match socket.connect(&peer.into()) {
         Ok(()) => {}
