@@ -237,6 +237,32 @@ printf '%s' "$PATH" > "$OUT/path""#,
     assert_eq!(ws.read("path"), std::env::var("PATH").unwrap_or_default());
 }
 
+/// Inputs up to a page are written before the program starts, larger ones while it runs: the
+/// program reads either whole, and the sizes around the page boundary too.
+#[tokio::test]
+async fn inputs_of_every_size_reach_the_program_whole() {
+    let ws = Workspace::new();
+    let script = ws.script(r#"cat > "$OUT/stdin""#);
+    let handler = handler(
+        &*service(Value::Null),
+        json!({"prog": "sh", "args": [script]}),
+    );
+    let empty_json = Event::sample("").alert_json().len();
+    for size in [4000usize, 4095, 4096, 4097, 4200, 1 << 20] {
+        // A message that makes the alert JSON about `size` bytes long (Go's time format drops
+        // trailing zeros, so the sample's time moves it by a few bytes).
+        let event = Event::sample(&"m".repeat(size.saturating_sub(empty_json)));
+        handler.handle(&event).await.expect("the program succeeds");
+        let got = ws.read("stdin");
+        assert_eq!(
+            got.len(),
+            event.alert_json().len(),
+            "input of about {size} bytes"
+        );
+        assert_eq!(got, event.alert_json());
+    }
+}
+
 #[tokio::test]
 async fn a_program_that_ignores_a_large_input_still_succeeds() {
     let handler = handler(&*service(Value::Null), json!({"prog": "true"}));
