@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         "baseline: posting {} bytes over one keep-alive connection for {phase:?}",
         body.len()
     ));
-    let baseline = post_loop(&chat, &body, phase)?;
+    let first_baseline = post_loop(&chat, &body, phase)?;
     let config = format!("{ALERT_CONFIG_IN_MEMORY}{foo_section}");
     let in_memory = delivery::InMemory {
         label: "foo",
@@ -90,8 +90,15 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         task: &task,
         measurement: MEASUREMENT,
     };
-    let durability =
-        delivery::durable_and_in_memory(ctx, &mut server, &in_memory, &baseline, &count)?;
+    let durability = delivery::durable_and_in_memory(
+        ctx,
+        &mut server,
+        &in_memory,
+        &first_baseline,
+        &mut |_| post_loop(&chat, &body, phase),
+        &count,
+    )?;
+    let baseline = durability.baseline();
     const BASELINE: &str =
         "the generator posting the same body to the same server over one keep-alive connection";
     let mut rows = vec![

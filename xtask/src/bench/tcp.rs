@@ -186,7 +186,7 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         "baseline: connect, write {} bytes, close, for {phase:?}",
         payload.len()
     ));
-    let baseline = connect_write_close(&mut server, &sink, &payload, phase)?;
+    let first_baseline = connect_write_close(&mut server, &sink, &payload, phase)?;
 
     let in_memory = delivery::InMemory {
         label: "tcp",
@@ -194,8 +194,15 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         task: &task,
         measurement: MEASUREMENT,
     };
-    let durability =
-        delivery::durable_and_in_memory(ctx, &mut server, &in_memory, &baseline, &count)?;
+    let durability = delivery::durable_and_in_memory(
+        ctx,
+        &mut server,
+        &in_memory,
+        &first_baseline,
+        &mut |server| connect_write_close(server, &sink, &payload, phase),
+        &count,
+    )?;
+    let baseline = durability.baseline();
 
     let paced_phase = ctx.pick(Duration::from_secs(5), Duration::from_secs(1));
     ctx.progress(&format!(
