@@ -44,6 +44,9 @@ pub struct DeliveryInfo {
     /// Whether the event may already have been delivered: it was left in the outbox by a
     /// process that stopped before it recorded the outcome.
     pub redelivery: bool,
+    /// The event's alert JSON, rendered by the engine before the delivery, with the address of
+    /// the event it was rendered from ([`DeliveryInfo::with_alert_json`]).
+    alert_json: Option<(usize, Arc<[u8]>)>,
 }
 
 impl DeliveryInfo {
@@ -59,8 +62,49 @@ impl DeliveryInfo {
             key: key.into(),
             attempt,
             redelivery,
+            alert_json: None,
         }
     }
+
+    /// The delivery of `event`, whose alert JSON ([`crate::Event::write_alert_json`]) is
+    /// already rendered as `json`: during the delivery, `write_alert_json` of that very event
+    /// (the same value, by address) copies `json` instead of encoding again.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use klaxon_core::{DeliveryInfo, Event};
+    ///
+    /// let event = Event::sample("disk full");
+    /// let json: Arc<[u8]> = event.alert_json().into_bytes().into();
+    /// let info = DeliveryInfo::new("k", 1, false).with_alert_json(&event, json);
+    /// assert!(info.alert_json_of(&event).is_some());
+    /// assert!(info.alert_json_of(&event.clone()).is_none());
+    /// ```
+    #[must_use]
+    pub fn with_alert_json(mut self, event: &crate::Event, json: Arc<[u8]>) -> Self {
+        self.alert_json = Some((std::ptr::from_ref(event) as usize, json));
+        self
+    }
+
+    /// The alert JSON rendered for `event`, if this delivery carries one for that very value.
+    pub fn alert_json_of(&self, event: &crate::Event) -> Option<&[u8]> {
+        match &self.alert_json {
+            Some((at, json)) if *at == std::ptr::from_ref(event) as usize => Some(json),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `f` with the alert JSON the current delivery carries for `event`, if any, without
+/// cloning the delivery.
+pub(crate) fn with_rendered_alert_json<R>(
+    event: &crate::Event,
+    f: impl FnOnce(Option<&[u8]>) -> R,
+) -> R {
+    CURRENT.with(|c| match c.try_borrow() {
+        Ok(current) => f(current.as_ref().and_then(|d| d.alert_json_of(event))),
+        Err(_) => f(None),
+    })
 }
 
 thread_local! {
@@ -128,5 +172,47 @@ impl<F: Future> Future for WithDelivery<F> {
         let previous = CURRENT.with(|c| c.borrow_mut().replace(this.info.clone()));
         let _restore = Restore(previous);
         this.future.as_mut().poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::Event;
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut f = pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    /// During a delivery that carries a rendering, the very event it was made from writes it
+    /// (here a marker no encoder would make); any other event, and the same event outside the
+    /// delivery, is encoded.
+    #[test]
+    fn write_alert_json_copies_the_rendering_of_that_event_only() {
+        let event = Event::sample("disk full");
+        let other = event.clone();
+        let marker: Arc<[u8]> = Arc::from(&b"rendered\n"[..]);
+        let info = DeliveryInfo::new("k", 1, false).with_alert_json(&event, marker);
+        let (mine, theirs) = block_on(with_delivery(info, async {
+            let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+            event.write_alert_json(&mut mine);
+            other.write_alert_json(&mut theirs);
+            (mine, theirs)
+        }));
+        assert_eq!(mine, b"rendered\n");
+        assert_eq!(theirs, event.alert_json().into_bytes());
+        let mut outside = Vec::new();
+        event.write_alert_json(&mut outside);
+        assert_eq!(outside, event.alert_json().into_bytes());
     }
 }

@@ -237,8 +237,18 @@ impl Event {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    /// Appends [`Event::alert_json`] (with its trailing newline) to `out`.
+    /// Appends [`Event::alert_json`] (with its trailing newline) to `out`. During a delivery
+    /// whose engine rendered this event's JSON already ([`crate::Handler::sends_alert_json`]),
+    /// it copies that rendering.
     pub fn write_alert_json(&self, out: &mut Vec<u8>) {
+        crate::delivery::with_rendered_alert_json(self, |rendered| match rendered {
+            Some(json) => out.extend_from_slice(json),
+            None => self.render_alert_json(out),
+        });
+    }
+
+    /// Encodes [`Event::alert_json`] into `out`, never copying a rendering made before.
+    pub fn render_alert_json(&self, out: &mut Vec<u8>) {
         json::write_go(out, &self.alert_data());
         out.push(b'\n');
     }

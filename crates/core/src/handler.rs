@@ -36,6 +36,35 @@ use crate::{Event, GoDuration};
 pub trait Handler: Send + Sync + fmt::Debug + 'static {
     /// Delivers one event.
     async fn handle(&self, event: &Event) -> Result<(), HandlerError>;
+
+    /// Whether the handler sends the alert JSON ([`Event::write_alert_json`]). When one handler
+    /// of a topic does, the engine renders it once per event, where the event is made, and
+    /// shares it with every handler of the topic: their [`Event::write_alert_json`] copies it
+    /// during the delivery instead of encoding again on the delivery's own time. Otherwise (the
+    /// default is `false`) a handler that encodes gets the same bytes, encoded then.
+    ///
+    /// ```
+    /// # use async_trait::async_trait;
+    /// # use klaxon_core::{Event, Handler, HandlerError};
+    /// #[derive(Debug)]
+    /// struct Printer;
+    ///
+    /// #[async_trait]
+    /// impl Handler for Printer {
+    ///     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+    ///         let mut json = Vec::new();
+    ///         event.write_alert_json(&mut json);
+    ///         print!("{}", String::from_utf8_lossy(&json));
+    ///         Ok(())
+    ///     }
+    ///     fn sends_alert_json(&self) -> bool {
+    ///         true
+    ///     }
+    /// }
+    /// ```
+    fn sends_alert_json(&self) -> bool {
+        false
+    }
 }
 
 /// Why a delivery failed, and whether a retry could succeed.

@@ -31,15 +31,19 @@ pub struct Batch {
 struct Pending {
     outlets: Vec<Outlet>,
     event: Arc<Event>,
+    /// The alert JSON, rendered here (on the writer's thread, once) when a handler sends it.
+    alert_json: Option<Arc<[u8]>>,
     key: Arc<str>,
 }
 
 impl Batch {
     /// Every (queue, event) pair, in collection order.
-    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &Arc<Event>)> {
-        self.queued
-            .iter()
-            .flat_map(|p| p.outlets.iter().map(move |o| (o, &p.event)))
+    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &Arc<Event>, Option<&Arc<[u8]>>)> {
+        self.queued.iter().flat_map(|p| {
+            p.outlets
+                .iter()
+                .map(move |o| (o, &p.event, p.alert_json.as_ref()))
+        })
     }
 }
 
@@ -93,8 +97,8 @@ impl AlertService {
         let previous_level = self.collect_into(&mut batch, event);
         self.store_batch(&batch);
         let mut dropped = 0;
-        for (outlet, event) in batch.deliveries() {
-            dropped += usize::from(!outlet.offer_waiting(event).await);
+        for (outlet, event, alert_json) in batch.deliveries() {
+            dropped += usize::from(!outlet.offer_waiting(event, alert_json).await);
         }
         Collected {
             previous_level,
@@ -137,9 +141,15 @@ impl AlertService {
         }
         if deliver && !outlets.is_empty() {
             let key = event_key(&event);
+            let alert_json = outlets.iter().any(Outlet::sends_alert_json).then(|| {
+                let mut json = Vec::with_capacity(1024);
+                event.render_alert_json(&mut json);
+                Arc::from(json)
+            });
             batch.queued.push(Pending {
                 outlets,
                 event: Arc::new(event),
+                alert_json,
                 key,
             });
         }
@@ -156,11 +166,11 @@ impl AlertService {
         let block = self.inner.config.queue_full == QueueFull::Block;
         batch
             .deliveries()
-            .map(|(outlet, event)| {
+            .map(|(outlet, event, alert_json)| {
                 if block {
-                    outlet.offer_blocking(event)
+                    outlet.offer_blocking(event, alert_json)
                 } else {
-                    outlet.offer(event)
+                    outlet.offer(event, alert_json)
                 }
             })
             .filter(|queued| !queued)
@@ -208,7 +218,7 @@ impl AlertService {
             let why = "the outbox is full ([alert] outbox-max-bytes): a handler is slower than \
                        the alerts arriving (raise the bound, set [alert] queue-full = \"block\", \
                        or fix the slow handler)";
-            for (outlet, event) in batch.deliveries() {
+            for (outlet, event, _) in batch.deliveries() {
                 outlet.dropped(event, why);
                 dropped += 1;
             }
@@ -246,7 +256,7 @@ impl AlertService {
                     let refs = u32::try_from(p.outlets.len()).unwrap_or(u32::MAX);
                     outbox.added(*seq, value.len() as u64, refs, now);
                     for outlet in &p.outlets {
-                        outlet.offer_stored(&p.event, *seq, &p.key);
+                        outlet.offer_stored(&p.event, p.alert_json.as_ref(), *seq, &p.key);
                     }
                 }
             }
@@ -256,8 +266,8 @@ impl AlertService {
                     "cannot store event states and the outbox; the events are delivered from \
                      memory only"
                 );
-                for (outlet, event) in batch.deliveries() {
-                    dropped += usize::from(!outlet.offer(event));
+                for (outlet, event, alert_json) in batch.deliveries() {
+                    dropped += usize::from(!outlet.offer(event, alert_json));
                 }
             }
         }

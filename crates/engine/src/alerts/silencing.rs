@@ -345,7 +345,7 @@ impl AlertService {
         );
         let event = std::sync::Arc::new(event);
         for outlet in &outlets {
-            outlet.offer(&event);
+            outlet.offer(&event, None);
         }
     }
 }

@@ -58,6 +58,8 @@ pub(crate) struct Shared {
 pub(crate) struct Queued {
     /// Shared by every handler of the topic: one event, however many queues it waits in.
     event: Arc<Event>,
+    /// The event's alert JSON, rendered before it was queued for handlers that send it.
+    alert_json: Option<Arc<[u8]>>,
     queued: Instant,
     /// Its outbox sequence number; 0 when it is in memory only.
     seq: u64,
@@ -125,6 +127,7 @@ impl Worker {
         let spilling = Arc::new(Mutex::new(shared.outbox.is_some()));
         let outlet = Outlet {
             queue,
+            sends_alert_json: target.handler.sends_alert_json(),
             topic: Arc::from(target.topic.as_str()),
             label: Arc::from(target.label.as_str()),
             kind: Arc::from(target.kind.as_str()),
@@ -175,6 +178,9 @@ impl Worker {
 #[derive(Debug, Clone)]
 pub(crate) struct Outlet {
     queue: mpsc::Sender<Queued>,
+    /// Whether the handler sends the alert JSON, so that the event's is rendered for it before
+    /// it is queued ([`klaxon_core::Handler::sends_alert_json`]).
+    sends_alert_json: bool,
     topic: Arc<str>,
     label: Arc<str>,
     kind: Arc<str>,
@@ -191,10 +197,18 @@ impl Outlet {
         &self.label
     }
 
+    /// Whether the handler sends the alert JSON.
+    pub fn sends_alert_json(&self) -> bool {
+        self.sends_alert_json
+    }
+
     /// Queues `event` (in memory only) without waiting; a full queue drops it, counted and
     /// logged.
-    pub fn offer(&self, event: &Arc<Event>) -> bool {
-        match self.queue.try_send(queued(event, 0, event_key(event))) {
+    pub fn offer(&self, event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>) -> bool {
+        match self
+            .queue
+            .try_send(queued(event, alert_json, 0, event_key(event)))
+        {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped(event, "the handler's queue is full (raise [alert] topic-buffer-length, set [alert] queue-full = \"block\", or fix the slow handler)");
@@ -207,13 +221,20 @@ impl Outlet {
     /// Hands over `event`, already in the outbox as `seq`: queued while the queue has room, else
     /// left on disk for the worker to read (never dropped, never waiting). Callers offer in
     /// sequence order.
-    pub fn offer_stored(&self, event: &Arc<Event>, seq: u64, key: &Arc<str>) {
+    pub fn offer_stored(
+        &self,
+        event: &Arc<Event>,
+        alert_json: Option<&Arc<[u8]>>,
+        seq: u64,
+        key: &Arc<str>,
+    ) {
         let mut spilling = self.spilling.lock().unwrap_or_else(|e| e.into_inner());
         if *spilling {
             return;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) =
-            self.queue.try_send(queued(event, seq, Arc::clone(key)))
+            self.queue
+                .try_send(queued(event, alert_json, seq, Arc::clone(key)))
         {
             *spilling = true;
         }
@@ -222,16 +243,16 @@ impl Outlet {
     /// Queues `event`, blocking the thread while the queue is full. Must not run on an async
     /// worker thread (the task manager writes from `spawn_blocking`). `false` when the worker
     /// is gone (its handler or topic was deleted meanwhile).
-    pub fn offer_blocking(&self, event: &Arc<Event>) -> bool {
+    pub fn offer_blocking(&self, event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>) -> bool {
         self.queue
-            .blocking_send(queued(event, 0, event_key(event)))
+            .blocking_send(queued(event, alert_json, 0, event_key(event)))
             .is_ok()
     }
 
     /// Queues `event`, waiting while the queue is full.
-    pub async fn offer_waiting(&self, event: &Arc<Event>) -> bool {
+    pub async fn offer_waiting(&self, event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>) -> bool {
         self.queue
-            .send(queued(event, 0, event_key(event)))
+            .send(queued(event, alert_json, 0, event_key(event)))
             .await
             .is_ok()
     }
@@ -248,9 +269,10 @@ impl Outlet {
     }
 }
 
-fn queued(event: &Arc<Event>, seq: u64, key: Arc<str>) -> Queued {
+fn queued(event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>, seq: u64, key: Arc<str>) -> Queued {
     Queued {
         event: Arc::clone(event),
+        alert_json: alert_json.cloned(),
         queued: Instant::now(),
         seq,
         key,

@@ -149,6 +149,7 @@ fn read_outbox(
                 let waited = Duration::from_nanos(u64::try_from(waited).unwrap_or(0));
                 Some(Queued {
                     event: Arc::new(d.event),
+                    alert_json: None,
                     queued: Instant::now()
                         .checked_sub(waited)
                         .unwrap_or_else(Instant::now),
@@ -241,7 +242,10 @@ async fn attempt_all(
     let started = Instant::now();
     let mut attempt = queued.attempts + 1;
     loop {
-        let info = DeliveryInfo::new(Arc::clone(&queued.key), attempt, queued.redelivery);
+        let mut info = DeliveryInfo::new(Arc::clone(&queued.key), attempt, queued.redelivery);
+        if let Some(json) = &queued.alert_json {
+            info = info.with_alert_json(event, Arc::clone(json));
+        }
         let call = klaxon_core::with_delivery(info, target.handler.handle(event));
         let error = match tokio::time::timeout(target.timeout, call).await {
             Ok(Ok(())) => {

@@ -263,3 +263,90 @@ async fn block_mode_waits_for_room_instead_of_dropping() {
     assert!(alerts.wait_for_room(DEADLINE).await);
     assert_eq!(alerts.stats().get("t", "gated").unwrap().dropped, 0);
 }
+
+/// What a handler that sends the alert JSON saw: the JSON it wrote, the JSON the event encodes
+/// to now, and whether the delivery carried a rendering of it.
+#[derive(Debug)]
+struct JsonSender {
+    sends: bool,
+    seen: mpsc::UnboundedSender<(Vec<u8>, Vec<u8>, bool)>,
+}
+
+#[klaxon_core::async_trait]
+impl Handler for JsonSender {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let (mut written, mut fresh) = (Vec::new(), Vec::new());
+        event.write_alert_json(&mut written);
+        event.render_alert_json(&mut fresh);
+        let carried = klaxon_core::current_delivery()
+            .expect("a delivery in progress")
+            .alert_json_of(event)
+            .is_some();
+        let _ = self.seen.send((written, fresh, carried));
+        Ok(())
+    }
+
+    fn sends_alert_json(&self) -> bool {
+        self.sends
+    }
+}
+
+async fn seen(
+    rx: &mut mpsc::UnboundedReceiver<(Vec<u8>, Vec<u8>, bool)>,
+) -> (Vec<u8>, Vec<u8>, bool) {
+    tokio::time::timeout(DEADLINE, rx.recv())
+        .await
+        .expect("a delivery within the deadline")
+        .expect("channel open")
+}
+
+/// The engine renders the alert JSON once per event, before queueing, when a handler of the
+/// topic sends it (with the previous level the topic set), durable or not, and every handler of
+/// that topic may use it; a topic whose handlers do not send it gets no rendering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_json_is_rendered_before_queueing_for_handlers_that_send_it() {
+    for durable_delivery in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EngineConfig {
+            durable_delivery,
+            ..EngineConfig::default()
+        };
+        let alerts = open(dir.path(), config);
+        let handler = |sends| {
+            let (seen, rx) = mpsc::unbounded_channel();
+            (Arc::new(JsonSender { sends, seen }) as Arc<dyn Handler>, rx)
+        };
+        let (sender, mut sends) = handler(true);
+        let (beside, mut beside_rx) = handler(false);
+        let (alone, mut alone_rx) = handler(false);
+        alerts
+            .register_anonymous(
+                "t",
+                vec![
+                    TaskHandler::new("sends", "json", sender),
+                    TaskHandler::new("beside", "json", beside),
+                ],
+            )
+            .unwrap();
+        alerts
+            .register_anonymous("u", vec![TaskHandler::new("alone", "json", alone)])
+            .unwrap();
+        for topic in ["t", "u"] {
+            alerts.collect(event(topic, "e", Level::Critical));
+            alerts.collect(event(topic, "e", Level::Ok));
+        }
+        for previous in ["\"previousLevel\":\"OK\"", "\"previousLevel\":\"CRITICAL\""] {
+            for (rx, rendered) in [
+                (&mut sends, true),
+                (&mut beside_rx, true),
+                (&mut alone_rx, false),
+            ] {
+                let (written, fresh, carried) = seen(rx).await;
+                assert_eq!(carried, rendered, "durable {durable_delivery}");
+                assert_eq!(written, fresh, "durable {durable_delivery}");
+                let text = String::from_utf8(written).unwrap();
+                assert!(text.contains(previous), "{text}");
+            }
+        }
+    }
+}

@@ -155,6 +155,10 @@ impl Handler for ExecHandler {
         let input = event.alert_json();
         run(&self.prog, &self.args, input.as_bytes(), timeout).await
     }
+
+    fn sends_alert_json(&self) -> bool {
+        true
+    }
 }
 
 /// Runs `prog` once: `input` on its stdin, its stdout and stderr captured together, its whole

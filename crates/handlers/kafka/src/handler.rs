@@ -235,6 +235,11 @@ impl Handler for KafkaHandler {
             )
             .await
     }
+
+    /// Without a template the message is the alert JSON.
+    fn sends_alert_json(&self) -> bool {
+        self.template.is_none()
+    }
 }
 
 impl Kafka {

@@ -255,6 +255,10 @@ impl Handler for LogHandler {
                 )))
             })
     }
+
+    fn sends_alert_json(&self) -> bool {
+        true
+    }
 }
 
 /// Opens `path` for appending, creating it with `mode` if it does not exist.

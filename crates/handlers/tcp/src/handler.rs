@@ -118,7 +118,9 @@ struct TcpHandler {
 impl Handler for TcpHandler {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let timeout = self.config.get().timeout.to_std();
-        let mut payload = Vec::with_capacity(1024);
+        // Room for a typical alert (one with the default details is about 1.1 KiB) without
+        // growing the buffer.
+        let mut payload = Vec::with_capacity(2048);
         event.write_alert_json(&mut payload);
         // Kapacitor's framing: the JSON encoder's newline, then one more.
         payload.push(b'\n');
@@ -130,6 +132,10 @@ impl Handler for TcpHandler {
                     timeout,
                 ))
             })
+    }
+
+    fn sends_alert_json(&self) -> bool {
+        true
     }
 }
 
