@@ -46,6 +46,17 @@
 //!
 //! A changed timeout applies to the next alert of every tcp handler.
 //!
+//! # Receivers
+//!
+//! A connection per alert means a receiver that handles connections one after another has
+//! alerts waiting in its listen queue when they come fast. Listen with a queue as long as the
+//! kernel allows (`net.core.somaxconn`; Go's `net.Listen` does, Rust's std and Python's
+//! `socketserver` ask for 128 or 5): when the queue is full the kernel drops the next
+//! connection attempt, and the sender's kernel tries again only a second later, so each
+//! overflow holds up the handler's queue for a second (`nstat TcpExtListenOverflows` counts
+//! them). The handler connects and writes without waiting for the runtime when the receiver
+//! has answered within the connect call, as one on the same machine or network does.
+//!
 //! # Failures
 //!
 //! An address without a port, or with a port that is not a number from 1 to 65535, refuses the
