@@ -367,20 +367,21 @@ pub struct InMemory<'a> {
 }
 
 /// Runs [`Durability`]'s pairs: `durable` and a klaxond started from `in_memory` run the same
-/// task, delivering to the same receiver, whose count is `count()`; each phase sends as many
-/// events as the first baseline delivered in a phase (within bounds), seqs from 1. `baseline`
-/// runs again before every pair but the first (which `first_baseline` measured), so that the
-/// baseline too is a median of runs spread over the scenario: the shared machine's load drifts
-/// within a minute, and one baseline run put the ratios of a day's runs between 0.73 and 0.97.
-/// The in-memory server is stopped at the end.
+/// task, delivering to the same receiver, whose count is `count()`; `baseline` runs before every
+/// pair, so that the baseline too is a median of runs spread over the scenario (the shared
+/// machine's load drifts within a minute, and one baseline run put the ratios of a day's runs
+/// between 0.73 and 0.97). Each phase sends as many events as the first baseline delivered in a
+/// phase (within bounds), seqs from 1. The in-memory server is stopped at the end.
 pub fn durable_and_in_memory(
     ctx: &super::Ctx,
     durable: &mut Klaxond,
     in_memory: &InMemory<'_>,
-    first_baseline: &Measure,
     baseline: &mut dyn FnMut(&mut Klaxond) -> Result<Measure>,
     count: &dyn Fn() -> u64,
 ) -> Result<Durability> {
+    let rounds = ctx.pick(3, 1);
+    ctx.progress(&format!("pair 1/{rounds}: the baseline"));
+    let first_baseline = baseline(durable)?;
     ctx.progress("starting klaxond with [alert] durable-delivery = false");
     let measurement = in_memory.measurement;
     let mut other = Klaxond::start(
@@ -393,14 +394,13 @@ pub fn durable_and_in_memory(
     let in_memory = &mut other;
     let phase = ctx.phase();
     let events = events_for(first_baseline.value, phase, 20, ctx.pick(20_000, 1_000));
-    let rounds = ctx.pick(3, 1);
     let mut seq = 1;
     let mut pairs = Vec::with_capacity(rounds);
-    let mut baselines = vec![first_baseline.clone()];
+    let mut baselines = vec![first_baseline];
     let mut first_used = None;
     for round in 1..=rounds {
         if round > 1 {
-            ctx.progress(&format!("pair {round}/{rounds}: the baseline again"));
+            ctx.progress(&format!("pair {round}/{rounds}: the baseline"));
             baselines.push(baseline(durable)?);
         }
         let mut rates = Vec::with_capacity(2);

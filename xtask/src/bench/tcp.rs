@@ -183,11 +183,9 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
 
     let phase = ctx.phase();
     ctx.progress(&format!(
-        "baseline: connect, write {} bytes, close, for {phase:?}",
+        "the baseline before each pair: connect, write {} bytes, close, for {phase:?}",
         payload.len()
     ));
-    let first_baseline = connect_write_close(&mut server, &sink, &payload, phase)?;
-
     let in_memory = delivery::InMemory {
         label: "tcp",
         config: ALERT_CONFIG_IN_MEMORY,
@@ -198,7 +196,6 @@ pub fn run(ctx: &Ctx) -> Result<ScenarioReport> {
         ctx,
         &mut server,
         &in_memory,
-        &first_baseline,
         &mut |server| connect_write_close(server, &sink, &payload, phase),
         &count,
     )?;
