@@ -151,9 +151,11 @@ struct ExecHandler {
 impl Handler for ExecHandler {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let timeout = self.config.get().timeout.to_std();
-        // The alert JSON ends with exactly one newline, as Kapacitor writes it.
-        let input = event.alert_json();
-        run(&self.prog, &self.args, input.as_bytes(), timeout).await
+        // The alert JSON ends with exactly one newline, as Kapacitor writes it. As bytes: the
+        // program's stdin needs no String, whose UTF-8 check would read the JSON once more.
+        let mut input = Vec::with_capacity(2048);
+        event.write_alert_json(&mut input);
+        run(&self.prog, &self.args, &input, timeout).await
     }
 
     fn sends_alert_json(&self) -> bool {
