@@ -10,7 +10,7 @@ use klaxon_core::{Event, EventState, Level, Timestamp};
 
 use super::kept::Kept;
 use super::{AlertService, QueueFull};
-use crate::delivery::{Outbox, Outlet, Worker, event_key};
+use crate::delivery::{Outbox, Outlet, SharedEvent, Worker, event_key};
 use crate::store::{BatchWrite, Delivery, OutboxOp, OutboxPut};
 use crate::{HistoryEntry, StoreError};
 
@@ -30,20 +30,16 @@ pub struct Batch {
 #[derive(Debug)]
 struct Pending {
     outlets: Vec<Outlet>,
-    event: Arc<Event>,
-    /// The alert JSON, rendered here (on the writer's thread, once) when a handler sends it.
-    alert_json: Option<Arc<[u8]>>,
+    shared: SharedEvent,
     key: Arc<str>,
 }
 
 impl Batch {
     /// Every (queue, event) pair, in collection order.
-    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &Arc<Event>, Option<&Arc<[u8]>>)> {
-        self.queued.iter().flat_map(|p| {
-            p.outlets
-                .iter()
-                .map(move |o| (o, &p.event, p.alert_json.as_ref()))
-        })
+    fn deliveries(&self) -> impl Iterator<Item = (&Outlet, &SharedEvent)> {
+        self.queued
+            .iter()
+            .flat_map(|p| p.outlets.iter().map(move |o| (o, &p.shared)))
     }
 }
 
@@ -97,8 +93,8 @@ impl AlertService {
         let previous_level = self.collect_into(&mut batch, event);
         self.store_batch(&batch);
         let mut dropped = 0;
-        for (outlet, event, alert_json) in batch.deliveries() {
-            dropped += usize::from(!outlet.offer_waiting(event, alert_json).await);
+        for (outlet, shared) in batch.deliveries() {
+            dropped += usize::from(!outlet.offer_waiting(shared).await);
         }
         Collected {
             previous_level,
@@ -141,15 +137,9 @@ impl AlertService {
         }
         if deliver && !outlets.is_empty() {
             let key = event_key(&event);
-            let alert_json = outlets.iter().any(Outlet::sends_alert_json).then(|| {
-                let mut json = Vec::with_capacity(1024);
-                event.render_alert_json(&mut json);
-                Arc::from(json)
-            });
             batch.queued.push(Pending {
+                shared: SharedEvent::new(event, &outlets),
                 outlets,
-                event: Arc::new(event),
-                alert_json,
                 key,
             });
         }
@@ -166,11 +156,11 @@ impl AlertService {
         let block = self.inner.config.queue_full == QueueFull::Block;
         batch
             .deliveries()
-            .map(|(outlet, event, alert_json)| {
+            .map(|(outlet, shared)| {
                 if block {
-                    outlet.offer_blocking(event, alert_json)
+                    outlet.offer_blocking(shared)
                 } else {
-                    outlet.offer(event, alert_json)
+                    outlet.offer(shared)
                 }
             })
             .filter(|queued| !queued)
@@ -218,8 +208,8 @@ impl AlertService {
             let why = "the outbox is full ([alert] outbox-max-bytes): a handler is slower than \
                        the alerts arriving (raise the bound, set [alert] queue-full = \"block\", \
                        or fix the slow handler)";
-            for (outlet, event, _) in batch.deliveries() {
-                outlet.dropped(event, why);
+            for (outlet, shared) in batch.deliveries() {
+                outlet.dropped(&shared.event, why);
                 dropped += 1;
             }
             batch.queued.clear();
@@ -229,7 +219,7 @@ impl AlertService {
             .queued
             .iter()
             .map(|p| {
-                let bytes = Delivery::encode_parts(&p.event, &p.key, 0, now);
+                let bytes = Delivery::encode_parts(&p.shared.event, &p.key, 0, now);
                 (outbox.next_seq(), bytes)
             })
             .collect();
@@ -239,7 +229,7 @@ impl AlertService {
             .zip(&staged)
             .flat_map(|(p, (seq, value))| {
                 p.outlets.iter().map(move |o| OutboxPut {
-                    topic: &p.event.topic,
+                    topic: &p.shared.event.topic,
                     label: o.label(),
                     seq: *seq,
                     value,
@@ -256,7 +246,7 @@ impl AlertService {
                     let refs = u32::try_from(p.outlets.len()).unwrap_or(u32::MAX);
                     outbox.added(*seq, value.len() as u64, refs, now);
                     for outlet in &p.outlets {
-                        outlet.offer_stored(&p.event, p.alert_json.as_ref(), *seq, &p.key);
+                        outlet.offer_stored(&p.shared, *seq, &p.key);
                     }
                 }
             }
@@ -266,8 +256,8 @@ impl AlertService {
                     "cannot store event states and the outbox; the events are delivered from \
                      memory only"
                 );
-                for (outlet, event, alert_json) in batch.deliveries() {
-                    dropped += usize::from(!outlet.offer(event, alert_json));
+                for (outlet, shared) in batch.deliveries() {
+                    dropped += usize::from(!outlet.offer(shared));
                 }
             }
         }

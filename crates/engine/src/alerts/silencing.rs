@@ -343,9 +343,9 @@ impl AlertService {
             topic = %event.topic, event = %event.state.id, level = %event.state.level,
             handlers = outlets.len(), "silence ended; delivering the alert it held back"
         );
-        let event = std::sync::Arc::new(event);
+        let shared = crate::delivery::SharedEvent::new(event, &outlets);
         for outlet in &outlets {
-            outlet.offer(&event, None);
+            outlet.offer(&shared);
         }
     }
 }

@@ -53,13 +53,42 @@ pub(crate) struct Shared {
     pub outbox: Option<Weak<Outbox>>,
 }
 
+/// An event as the queues of its topic share it: one copy however many handlers wait for it,
+/// with its alert JSON when a handler of the topic sends it (rendered once, where the event was
+/// collected; [`klaxon_core::Handler::sends_alert_json`]).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedEvent {
+    pub event: Arc<Event>,
+    pub alert_json: Option<Arc<[u8]>>,
+}
+
+impl SharedEvent {
+    /// `event` for `outlets`: with its alert JSON rendered if one of them sends it.
+    pub fn new(event: Event, outlets: &[Outlet]) -> SharedEvent {
+        let alert_json = outlets.iter().any(|o| o.sends_alert_json).then(|| {
+            let mut json = Vec::with_capacity(2048);
+            event.render_alert_json(&mut json);
+            Arc::from(json)
+        });
+        SharedEvent {
+            event: Arc::new(event),
+            alert_json,
+        }
+    }
+
+    /// `event` without a rendering: its handlers encode it themselves.
+    pub fn plain(event: Event) -> SharedEvent {
+        SharedEvent {
+            event: Arc::new(event),
+            alert_json: None,
+        }
+    }
+}
+
 /// An event in a queue, with the moment it was queued (for the latency histogram).
 #[derive(Debug)]
 pub(crate) struct Queued {
-    /// Shared by every handler of the topic: one event, however many queues it waits in.
-    event: Arc<Event>,
-    /// The event's alert JSON, rendered before it was queued for handlers that send it.
-    alert_json: Option<Arc<[u8]>>,
+    shared: SharedEvent,
     queued: Instant,
     /// Its outbox sequence number; 0 when it is in memory only.
     seq: u64,
@@ -197,21 +226,16 @@ impl Outlet {
         &self.label
     }
 
-    /// Whether the handler sends the alert JSON.
-    pub fn sends_alert_json(&self) -> bool {
-        self.sends_alert_json
-    }
-
     /// Queues `event` (in memory only) without waiting; a full queue drops it, counted and
     /// logged.
-    pub fn offer(&self, event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>) -> bool {
+    pub fn offer(&self, shared: &SharedEvent) -> bool {
         match self
             .queue
-            .try_send(queued(event, alert_json, 0, event_key(event)))
+            .try_send(queued(shared, 0, event_key(&shared.event)))
         {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.dropped(event, "the handler's queue is full (raise [alert] topic-buffer-length, set [alert] queue-full = \"block\", or fix the slow handler)");
+                self.dropped(&shared.event, "the handler's queue is full (raise [alert] topic-buffer-length, set [alert] queue-full = \"block\", or fix the slow handler)");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -221,20 +245,13 @@ impl Outlet {
     /// Hands over `event`, already in the outbox as `seq`: queued while the queue has room, else
     /// left on disk for the worker to read (never dropped, never waiting). Callers offer in
     /// sequence order.
-    pub fn offer_stored(
-        &self,
-        event: &Arc<Event>,
-        alert_json: Option<&Arc<[u8]>>,
-        seq: u64,
-        key: &Arc<str>,
-    ) {
+    pub fn offer_stored(&self, shared: &SharedEvent, seq: u64, key: &Arc<str>) {
         let mut spilling = self.spilling.lock().unwrap_or_else(|e| e.into_inner());
         if *spilling {
             return;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) =
-            self.queue
-                .try_send(queued(event, alert_json, seq, Arc::clone(key)))
+            self.queue.try_send(queued(shared, seq, Arc::clone(key)))
         {
             *spilling = true;
         }
@@ -243,16 +260,16 @@ impl Outlet {
     /// Queues `event`, blocking the thread while the queue is full. Must not run on an async
     /// worker thread (the task manager writes from `spawn_blocking`). `false` when the worker
     /// is gone (its handler or topic was deleted meanwhile).
-    pub fn offer_blocking(&self, event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>) -> bool {
+    pub fn offer_blocking(&self, shared: &SharedEvent) -> bool {
         self.queue
-            .blocking_send(queued(event, alert_json, 0, event_key(event)))
+            .blocking_send(queued(shared, 0, event_key(&shared.event)))
             .is_ok()
     }
 
     /// Queues `event`, waiting while the queue is full.
-    pub async fn offer_waiting(&self, event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>) -> bool {
+    pub async fn offer_waiting(&self, shared: &SharedEvent) -> bool {
         self.queue
-            .send(queued(event, alert_json, 0, event_key(event)))
+            .send(queued(shared, 0, event_key(&shared.event)))
             .await
             .is_ok()
     }
@@ -269,10 +286,9 @@ impl Outlet {
     }
 }
 
-fn queued(event: &Arc<Event>, alert_json: Option<&Arc<[u8]>>, seq: u64, key: Arc<str>) -> Queued {
+fn queued(shared: &SharedEvent, seq: u64, key: Arc<str>) -> Queued {
     Queued {
-        event: Arc::clone(event),
-        alert_json: alert_json.cloned(),
+        shared: shared.clone(),
         queued: Instant::now(),
         seq,
         key,

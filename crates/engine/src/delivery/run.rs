@@ -8,7 +8,7 @@ use klaxon_core::{DeliveryInfo, Event, GoDuration, HandlerError, Timestamp};
 use klaxon_tick::MatchContext;
 use tokio::sync::{mpsc, watch};
 
-use super::{Outbox, Queued, Shared, Target};
+use super::{Outbox, Queued, Shared, SharedEvent, Target};
 use crate::stats::Counters;
 
 /// Outbox entries read per disk read while spilling.
@@ -148,8 +148,7 @@ fn read_outbox(
                 let waited = Timestamp::now().as_nanos() - d.queued_unix_nanos;
                 let waited = Duration::from_nanos(u64::try_from(waited).unwrap_or(0));
                 Some(Queued {
-                    event: Arc::new(d.event),
-                    alert_json: None,
+                    shared: SharedEvent::plain(d.event),
                     queued: Instant::now()
                         .checked_sub(waited)
                         .unwrap_or_else(Instant::now),
@@ -175,7 +174,7 @@ fn read_outbox(
 /// its ID: this is the list an operator replays from. An event in the outbox is not lost: the
 /// next start delivers it.
 fn abandon(target: &Target, counters: &Counters, queued: &Queued, state: &str) {
-    let event = &queued.event;
+    let event = &*queued.shared.event;
     if queued.seq != 0 {
         tracing::warn!(
             topic = %target.topic, handler = %target.label, kind = %target.kind,
@@ -213,7 +212,7 @@ async fn attempt_all(
     counters: &Counters,
     outbox: Option<&Weak<Outbox>>,
 ) {
-    let event = &queued.event;
+    let event = &*queued.shared.event;
     let id = event.state.id.as_str();
     if let Some(matcher) = target.matcher.as_mut() {
         match matcher.matches(&EventContext(event)) {
@@ -243,7 +242,7 @@ async fn attempt_all(
     let mut attempt = queued.attempts + 1;
     loop {
         let mut info = DeliveryInfo::new(Arc::clone(&queued.key), attempt, queued.redelivery);
-        if let Some(json) = &queued.alert_json {
+        if let Some(json) = &queued.shared.alert_json {
             info = info.with_alert_json(event, Arc::clone(json));
         }
         let call = klaxon_core::with_delivery(info, target.handler.handle(event));
