@@ -8,8 +8,8 @@ use klaxon_core::{
     Event, Handler, HandlerError, Init, Invalid, Live, Service, TickShape, async_trait, sample_test,
 };
 use serde::{Deserialize, Serialize};
-use socket2::{Domain, Socket, Type};
-use tokio::io::AsyncWriteExt;
+use socket2::{Domain, SockRef, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use crate::Config;
@@ -140,66 +140,124 @@ impl Handler for TcpHandler {
 }
 
 /// Connects, writes `payload`, and closes the connection (shutting down the write side first, so
-/// that the peer reads the whole payload before the end of the stream).
+/// that the peer reads the whole payload before the end of the stream). A host name is resolved
+/// off the runtime's threads, and its addresses are tried in turn until one takes the
+/// connection, as Go's `net.Dial` (Kapacitor's) does.
 async fn send(address: &str, payload: &[u8]) -> Result<(), HandlerError> {
-    let Ok(peer) = address.parse::<SocketAddr>() else {
-        // A host name: tokio resolves it off the runtime's threads.
-        let stream = TcpStream::connect(address)
+    if let Ok(peer) = address.parse::<SocketAddr>() {
+        return send_to(peer, payload)
             .await
-            .map_err(|e| connect_error(address, &e))?;
-        return finish(stream, payload, address).await;
-    };
-    let socket = Socket::new(Domain::for_address(peer), Type::STREAM.nonblocking(), None)
+            .map_err(|failure| failure.naming(address));
+    }
+    let peers = tokio::net::lookup_host(address)
+        .await
         .map_err(|e| connect_error(address, &e))?;
+    let mut refused = None;
+    for peer in peers {
+        match send_to(peer, payload).await {
+            Ok(()) => return Ok(()),
+            Err(Failure::Connect(e)) => refused = Some(e),
+            Err(failure) => return Err(failure.naming(address)),
+        }
+    }
+    let e = refused.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address found"));
+    Err(connect_error(address, &e))
+}
+
+/// Where a send to one address failed.
+enum Failure {
+    /// Before any byte was taken: refused, unreachable (another address may do).
+    Connect(io::Error),
+    Write(io::Error),
+    Close(io::Error),
+}
+
+impl Failure {
+    fn naming(self, address: &str) -> HandlerError {
+        match self {
+            Failure::Connect(e) => connect_error(address, &e),
+            Failure::Write(e) => HandlerError::io(format_args!("write to {address}"), &e),
+            Failure::Close(e) => {
+                HandlerError::io(format_args!("close connection to {address}"), &e)
+            }
+        }
+    }
+}
+
+async fn send_to(peer: SocketAddr, payload: &[u8]) -> Result<(), Failure> {
+    let socket = Socket::new(Domain::for_address(peer), Type::STREAM.nonblocking(), None)
+        .map_err(Failure::Connect)?;
+    defer_handshake_ack(&socket);
     match socket.connect(&peer.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(connect_error(address, &e)),
+        Err(e) => return Err(Failure::Connect(e)),
     }
     // A peer on this machine or near it has usually answered within the connect call: the
     // payload then goes out at once, without registering the socket with the runtime's poller
     // and waiting for its turn (that round trip was a tenth of klaxond's CPU per event in the
     // tcp bench, docs/benchmarks.md). Until the connection is up, send says "would block".
-    let sent = match socket.send(payload) {
+    let sent = match socket.send_with_flags(payload, SEND_FLAGS) {
         Ok(sent) => sent,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
         // The connection failed: refused, unreachable.
-        Err(e) => return Err(connect_error(address, &e)),
+        Err(e) => return Err(Failure::Connect(e)),
     };
     if sent == payload.len() {
-        return socket
-            .shutdown(Shutdown::Write)
-            .map_err(|e| HandlerError::io(format_args!("close connection to {address}"), &e));
+        return socket.shutdown(Shutdown::Write).map_err(Failure::Close);
     }
-    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))
-        .map_err(|e| connect_error(address, &e))?;
-    if sent == 0 {
-        stream
-            .writable()
-            .await
-            .map_err(|e| connect_error(address, &e))?;
-        if let Some(e) = stream
-            .take_error()
-            .map_err(|e| connect_error(address, &e))?
-        {
-            return Err(connect_error(address, &e));
+    let stream =
+        TcpStream::from_std(std::net::TcpStream::from(socket)).map_err(Failure::Connect)?;
+    send_rest(&stream, payload, sent).await?;
+    SockRef::from(&stream)
+        .shutdown(Shutdown::Write)
+        .map_err(Failure::Close)
+}
+
+/// Writes `payload` from `sent` on as the socket takes it, with the same flags as the first
+/// send, so that the FIN still rides on the last segment.
+async fn send_rest(stream: &TcpStream, payload: &[u8], mut sent: usize) -> Result<(), Failure> {
+    let failure = |sent: usize, e: io::Error| {
+        if sent == 0 {
+            Failure::Connect(e)
+        } else {
+            Failure::Write(e)
+        }
+    };
+    while sent < payload.len() {
+        stream.writable().await.map_err(|e| failure(sent, e))?;
+        let rest = &payload[sent..];
+        match stream.try_io(Interest::WRITABLE, || {
+            SockRef::from(stream).send_with_flags(rest, SEND_FLAGS)
+        }) {
+            Ok(0) => return Err(failure(sent, io::ErrorKind::WriteZero.into())),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(failure(sent, e)),
         }
     }
-    finish(stream, &payload[sent..], address).await
+    Ok(())
 }
+
+/// Lets the handshake's last ACK wait for the payload and ride on it (TCP_QUICKACK off before
+/// the connect, as Linux itself does for a blocking connect with a write pending): the peer's
+/// accept then finds the payload already there, one packet and one wake-up fewer. A system
+/// without the option sends the ACK alone, as before.
+fn defer_handshake_ack(socket: &Socket) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = socket.set_tcp_quickack(false);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = socket;
+}
+
+/// The send flags: never SIGPIPE (a reset peer is an error, not a signal), and "more to come"
+/// (the shutdown), which holds a last partial segment back until the shutdown's FIN rides on
+/// it, where the system has them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL | libc::MSG_MORE;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = 0;
 
 fn connect_error(address: &str, e: &io::Error) -> HandlerError {
     HandlerError::io(format_args!("connect to {address}"), e)
-}
-
-/// Writes what is left of the payload and shuts the write side down.
-async fn finish(mut stream: TcpStream, rest: &[u8], address: &str) -> Result<(), HandlerError> {
-    stream
-        .write_all(rest)
-        .await
-        .map_err(|e| HandlerError::io(format_args!("write to {address}"), &e))?;
-    stream
-        .shutdown()
-        .await
-        .map_err(|e| HandlerError::io(format_args!("close connection to {address}"), &e))
 }

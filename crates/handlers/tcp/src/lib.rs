@@ -57,6 +57,14 @@
 //! them). The handler connects and writes without waiting for the runtime when the receiver
 //! has answered within the connect call, as one on the same machine or network does.
 //!
+//! On Linux an alert that fits a segment (about 1 400 bytes on Ethernet, 64 KiB on loopback)
+//! reaches the receiver as the SYN and one more segment: the handshake's last ACK waits for the
+//! payload (`TCP_QUICKACK` off before the connect) and the FIN rides on it (`MSG_MORE`, then
+//! the shutdown). A plain connect, write and close sends the ACK, the data and the FIN
+//! separately. The bytes and their order are the same; the receiver's `accept` returns with the
+//! alert already readable, and is woken once instead of three times. Larger alerts go out in
+//! full segments as the receiver reads, the FIN on the last one.
+//!
 //! # Failures
 //!
 //! An address without a port, or with a port that is not a number from 1 to 65535, refuses the

@@ -132,15 +132,21 @@ fn bad_options_name_the_kind_and_the_field() {
     }
 }
 
-#[tokio::test]
-async fn sends_the_alert_json_and_an_empty_line_then_closes() {
+/// Delivers `event` through a tcp handler to a listener of its own; what the listener read.
+async fn deliver_one(event: &Event) -> Vec<u8> {
     let (listener, address) = listener().await;
     let handler = handler(&*service(Value::Null), json!({ "address": address }));
+    let (sent, received) = tokio::join!(handler.handle(event), receive_one(&listener));
+    sent.expect("delivered");
+    received
+}
+
+#[tokio::test]
+async fn sends_the_alert_json_and_an_empty_line_then_closes() {
     let event = Event::sample("cpu is CRITICAL");
 
-    let (sent, received) = tokio::join!(handler.handle(&event), receive_one(&listener));
+    let received = deliver_one(&event).await;
 
-    sent.expect("delivered");
     let expected = format!("{}\n", event.alert_json());
     assert!(expected.ends_with("}\n\n"), "{expected:?}");
     assert_eq!(String::from_utf8(received).expect("utf-8"), expected);
@@ -173,23 +179,86 @@ async fn a_host_name_is_resolved_and_delivered_to() {
     assert_eq!(received, format!("{}\n", event.alert_json()).into_bytes());
 }
 
+/// The segments the receiving end of a connection from 127.0.0.1 to `listening` got, as the
+/// kernel counts them (`ss`, from iproute2): the accepted socket must still be open, at the end
+/// of its stream (CLOSE-WAIT).
+fn segments_received(listening: std::net::SocketAddr) -> u64 {
+    let output = std::process::Command::new("ss")
+        .args([
+            "-tinH",
+            "state",
+            "close-wait",
+            "src",
+            &listening.to_string(),
+        ])
+        .output()
+        .expect("ss runs (it is in Debian's iproute2, which .ci/run installs)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let counts: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("segs_in:"))
+        .map(|n| n.parse().expect("a count"))
+        .collect();
+    assert_eq!(counts.len(), 1, "one connection in CLOSE-WAIT: {text}");
+    counts[0]
+}
+
+/// An alert that fits a segment arrives in one: the handshake's last ACK waits for the payload,
+/// and the FIN rides on it, so the receiver takes the SYN and one more segment, and is woken
+/// once. A sender that acknowledges the handshake at once and pushes the payload before its
+/// FIN, as a plain connect, write, close does, sends it four.
+#[tokio::test]
+async fn an_alert_is_one_segment_after_the_syn() {
+    let (listener, address) = listener().await;
+    let handler = handler(&*service(Value::Null), json!({ "address": address }));
+    let listening = listener.local_addr().expect("local address");
+    for message in ["first", "second", "third"] {
+        let event = Event::sample(message);
+        handler.handle(&event).await.expect("delivered");
+
+        let (mut stream, _) = tokio::time::timeout(PROMPTLY, listener.accept())
+            .await
+            .expect("a connection arrives")
+            .expect("accept");
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).await.expect("read");
+        assert_eq!(received, format!("{}\n", event.alert_json()).into_bytes());
+        assert_eq!(segments_received(listening), 2, "event {message}");
+    }
+}
+
+/// An alert larger than the socket buffers is written as the peer reads it, and arrives whole.
+#[tokio::test]
+async fn a_large_alert_is_written_as_the_peer_reads() {
+    let event = Event::sample(&"y".repeat(8 << 20));
+
+    let received = deliver_one(&event).await;
+
+    assert_eq!(received, format!("{}\n", event.alert_json()).into_bytes());
+}
+
+/// A refused connection is retryable and names the address as it was written, an IP address
+/// or a host name (whose addresses are tried in turn, none taking it).
 #[tokio::test]
 async fn a_refused_connection_is_a_retryable_error_naming_the_address() {
-    let (listener, address) = listener().await;
+    let (listener, _) = listener().await;
+    let port = listener.local_addr().expect("local address").port();
     drop(listener);
-    let handler = handler(&*service(Value::Null), json!({ "address": address }));
+    for address in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let handler = handler(&*service(Value::Null), json!({ "address": address }));
 
-    let err = handler
-        .handle(&Event::sample("nobody listens"))
-        .await
-        .expect_err("refused");
+        let err = handler
+            .handle(&Event::sample("nobody listens"))
+            .await
+            .expect_err("refused");
 
-    assert!(
-        err.message()
-            .starts_with(&format!("connect to {address}: ")),
-        "{err}"
-    );
-    assert!(err.is_retryable(), "{err}");
+        assert!(
+            err.message()
+                .starts_with(&format!("connect to {address}: ")),
+            "{err}"
+        );
+        assert!(err.is_retryable(), "{err}");
+    }
 }
 
 #[tokio::test]
