@@ -58,6 +58,30 @@ struct Connect {
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
+/// Runs `f` with a kafka client of `broker`, connecting as `connect` says, on a runtime of its
+/// own.
+fn with_client<T>(
+    broker: &Tansu,
+    connect: Connect,
+    f: impl AsyncFnOnce(rskafka::client::Client) -> T,
+) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut builder = ClientBuilder::new(vec![broker.addr.clone()]);
+        if let Some(login) = connect.login {
+            builder = builder.sasl_config(login);
+        }
+        if let Some(tls) = connect.tls {
+            builder = builder.tls_config(tls);
+        }
+        let client = builder.build().await.expect("a kafka client");
+        f(client).await
+    })
+}
+
 /// Produces each (partition, message) to `topic`, in order, uncompressed.
 fn produce(broker: &Tansu, topic: &str, messages: &[(i32, String)]) {
     produce_with(
@@ -78,19 +102,7 @@ fn produce_with(
     compression: Compression,
     connect: Connect,
 ) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut builder = ClientBuilder::new(vec![broker.addr.clone()]);
-        if let Some(login) = connect.login {
-            builder = builder.sasl_config(login);
-        }
-        if let Some(tls) = connect.tls {
-            builder = builder.tls_config(tls);
-        }
-        let client = builder.build().await.expect("a kafka client");
+    with_client(broker, connect, async |client| {
         for (partition, value) in messages {
             let partition_client = client
                 .partition_client(topic, *partition, UnknownTopicHandling::Retry)
@@ -209,16 +221,11 @@ fn a_broker_that_wants_a_login_is_read_with_sasl() {
     };
     let credentials = SaslConfig::ScramSha512(Credentials::new("alerting".into(), "s3cret".into()));
     // Topics are created through the broker's API, which wants the login too.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = ClientBuilder::new(vec![broker.addr.clone()])
-            .sasl_config(credentials.clone())
-            .build()
-            .await
-            .expect("a kafka client");
+    let as_alerting = Connect {
+        login: Some(credentials.clone()),
+        tls: None,
+    };
+    with_client(&broker, as_alerting, async |client| {
         client
             .controller_client()
             .unwrap()
@@ -418,19 +425,46 @@ fn both_hosts(usage_idle: u32, second: u32) -> Vec<(i32, String)> {
     ]
 }
 
+/// A broker with `topic` made of `partitions` partitions, a sink, and a first member of the
+/// group reading the topic with the state-change task to the sink, once it owns every
+/// partition; none when the broker is not installed (the test is then skipped).
+struct GroupOfOne {
+    broker: Tansu,
+    sink: TcpSink,
+    first: Klaxond,
+    /// The group's consumer section, for more members.
+    config: String,
+}
+
+fn group_of_one(topic: &str, partitions: u32) -> Option<GroupOfOne> {
+    let broker = Tansu::start()?;
+    broker.create_topic(topic, partitions);
+    let sink = TcpSink::start();
+    let config = consumer_config(&broker, topic);
+    let first = Klaxond::builder().config(&config).start();
+    define_state_change_task(&first, &sink);
+    wait_for("the first member to own every partition", || {
+        owned_partitions(&first, topic) == Some(partitions as usize)
+    });
+    Some(GroupOfOne {
+        broker,
+        sink,
+        first,
+        config,
+    })
+}
+
 #[test]
 fn a_member_taking_over_partitions_goes_on_from_their_alert_states() {
-    let Some(broker) = Tansu::start() else {
+    let Some(GroupOfOne {
+        broker,
+        sink,
+        mut first,
+        config,
+    }) = group_of_one("handover", 2)
+    else {
         return;
     };
-    broker.create_topic("handover", 2);
-    let sink = TcpSink::start();
-    let config = consumer_config(&broker, "handover");
-    let mut first = Klaxond::builder().config(&config).start();
-    define_state_change_task(&first, &sink);
-    wait_for("the first member to own both partitions", || {
-        owned_partitions(&first, "handover") == Some(2)
-    });
     produce(&broker, "handover", &both_hosts(1, 1));
     assert_eq!(
         next_alerts(&sink, 2),
@@ -557,6 +591,90 @@ impl Seen {
         got.sort();
         got
     }
+}
+
+/// A member killed while publishing its alert states leaves part of a publication on the
+/// broker: states newer than the checkpoint beside them. The next owner passes over them and
+/// starts where the last finished publication's states are; adopting them, it would replay the
+/// messages after the checkpoint over states that already include them, and raise a CRITICAL
+/// from OK that never happened (CI saw exactly that once after a SIGKILL).
+#[test]
+fn a_state_publication_cut_short_is_passed_over() {
+    let Some(GroupOfOne {
+        broker,
+        sink,
+        mut first,
+        config,
+    }) = group_of_one("cut", 1)
+    else {
+        return;
+    };
+    let point = |usage_idle: u32, second: u32| {
+        vec![(
+            0,
+            format!("cpu,host=x usage_idle={usage_idle} {second}000000000"),
+        )]
+    };
+    produce(&broker, "cut", &point(1, 1));
+    assert_eq!(
+        next_alerts(&sink, 1),
+        [("x CRITICAL".to_owned(), "OK".to_owned(), 0)]
+    );
+    // A clean stop publishes x's state (CRITICAL at second 1) and commits past its message.
+    first.stop();
+
+    // Then a member that took the partition processed seconds 2 and 3 (x recovers), published
+    // x's new state and died before the rest of that publication (its checkpoint, its marker).
+    produce(&broker, "cut", &point(1, 2));
+    produce(&broker, "cut", &point(50, 3));
+    with_client(&broker, Connect::default(), async |client| {
+        let state = client
+            .partition_client("alerting-klaxon-state", 0, UnknownTopicHandling::Retry)
+            .await
+            .expect("the state topic");
+        let end = state
+            .get_offset(rskafka::client::partition::OffsetAt::Latest)
+            .await
+            .expect("its end");
+        let (records, _) = state
+            .fetch_records(0, 1..4 << 20, 1000)
+            .await
+            .expect("its records");
+        assert_eq!(records.last().map(|r| r.offset + 1), Some(end));
+        let published = records
+            .iter()
+            .rev()
+            .find(|r| r.record.key.as_ref().is_some_and(|k| k.first() != Some(&1)))
+            .expect("x's published state");
+        let mut value: serde_json::Value =
+            serde_json::from_slice(published.record.value.as_ref().unwrap()).unwrap();
+        assert_eq!(value["level"], "CRITICAL", "{value}");
+        value["level"] = "OK".into();
+        value["time"] = 3_000_000_000i64.into();
+        let record = Record {
+            key: published.record.key.clone(),
+            value: Some(serde_json::to_vec(&value).unwrap()),
+            headers: BTreeMap::from([("klaxon-publish".to_owned(), b"died:1".to_vec())]),
+            timestamp: chrono::Utc::now(),
+        };
+        state
+            .produce(vec![record], Compression::NoCompression)
+            .await
+            .expect("produce");
+    });
+
+    // The next owner starts after second 1 with x CRITICAL: second 2 is no change, second 3
+    // the recovery, from CRITICAL, two seconds on.
+    let mut second = Klaxond::builder().config(&config).start();
+    define_state_change_task(&second, &sink);
+    wait_for("the second member to own the partition", || {
+        owned_partitions(&second, "cut") == Some(1)
+    });
+    second.wait_for_log("passed over the records of a state publication that never finished");
+    assert_eq!(
+        next_alerts(&sink, 1),
+        [("x OK".to_owned(), "CRITICAL".to_owned(), 2)]
+    );
 }
 
 /// One point for each of `series` hosts at `second`, host `s<i>` in partition `i % 6`, one

@@ -6,9 +6,19 @@
 //! reading its partitions, a member reads the whole state topic and adopts the latest state of
 //! each key that is newer than its own. Kafka's log compaction (`cleanup.policy=compact`) keeps
 //! the topic at one record per key.
+//!
+//! A publication (the states and checkpoints of one commit) takes several produce requests when
+//! it is large, so a member killed in the middle of one leaves part of it on the broker: states
+//! newer than the checkpoint beside them. A member adopting those would replay the messages
+//! after the checkpoint over states that already include them, and raise their alerts again
+//! from the wrong previous level. So every record of a publication carries its publication
+//! (the `klaxon-publish` header: the publishing process and its publication number), the
+//! publication ends with a marker record written once all its records are on the broker, and a
+//! reader takes, for each key, the latest record of a finished publication.
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rskafka::client::Client;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
@@ -26,6 +36,10 @@ const PRODUCE_BATCH: usize = 500;
 pub(crate) struct StateTopic {
     name: String,
     partitions: Vec<PartitionClient>,
+    /// This process's name in its publications' headers and markers: unique per start.
+    publisher: String,
+    /// Publications begun so far.
+    publications: AtomicU64,
 }
 
 impl StateTopic {
@@ -68,22 +82,29 @@ impl StateTopic {
                     .map_err(|e| err("connecting to the", e))?,
             );
         }
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         Ok(StateTopic {
             name: name.to_owned(),
             partitions: clients,
+            publisher: format!("{:x}.{started:x}", std::process::id()),
+            publications: AtomicU64::new(0),
         })
     }
 
     /// The latest value of every state key, read from the start of each partition to its end
     /// as of now (a key whose latest record has no value, a tombstone, is left out), and the
-    /// latest checkpoint of each (topic, partition).
+    /// latest checkpoint of each (topic, partition); records of a publication that never
+    /// finished are passed over.
     pub(crate) async fn read(&self) -> Result<(Vec<Vec<u8>>, Checkpoints), KafkaError> {
         let started = Instant::now();
         let err = |e| KafkaError::Client {
             what: format!("reading state topic {}", self.name),
             source: Box::new(e),
         };
-        let mut latest: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+        let mut log = Log::default();
         let mut records = 0usize;
         for partition in &self.partitions {
             let end = partition.get_offset(OffsetAt::Latest).await.map_err(err)?;
@@ -100,11 +121,13 @@ impl StateTopic {
                 offset = last.offset + 1;
                 for r in batch {
                     records += 1;
-                    if let Some(key) = r.record.key {
-                        latest.insert(key, r.record.value);
-                    }
+                    log.push(r.record);
                 }
             }
+        }
+        let (latest, unfinished) = log.latest_finished();
+        if unfinished > 0 {
+            tracing::info!(topic = %self.name, records = unfinished, "passed over the records of a state publication that never finished (its member died while publishing); the messages after the last finished one are processed again");
         }
         let mut checkpoints = Checkpoints::new();
         let mut values = Vec::with_capacity(latest.len());
@@ -124,17 +147,43 @@ impl StateTopic {
     /// Publishes `records` (key, value), each to the partition its key hashes to, and returns
     /// once the broker has them all.
     pub(crate) async fn publish(&self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), KafkaError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let n = self.partitions.len().max(1);
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); n];
         let now = chrono::Utc::now();
+        // Never reused, also after a publication that failed part way.
+        let number = self.publications.fetch_add(1, Ordering::Relaxed) + 1;
+        let headers = BTreeMap::from([(
+            PUBLICATION_HEADER.to_owned(),
+            format!("{}:{number}", self.publisher).into_bytes(),
+        )]);
         for (key, value) in records {
             by_partition[partition_of(key, n)].push(Record {
                 key: Some(key.clone()),
                 value: Some(value.clone()),
-                headers: Default::default(),
+                headers: headers.clone(),
                 timestamp: now,
             });
         }
+        // The marker goes last, once every other record is on the broker.
+        let (key, value) = finished_marker(&self.publisher, number);
+        let marker_partition = partition_of(&key, n);
+        let marker = Record {
+            key: Some(key),
+            value: Some(value),
+            headers: BTreeMap::new(),
+            timestamp: now,
+        };
+        self.produce(by_partition).await?;
+        let mut last = vec![Vec::new(); n];
+        last[marker_partition].push(marker);
+        self.produce(last).await
+    }
+
+    /// Produces each partition's records, in chunks, one partition after another.
+    async fn produce(&self, by_partition: Vec<Vec<Record>>) -> Result<(), KafkaError> {
         for (partition, records) in self.partitions.iter().zip(by_partition) {
             let mut records = records.into_iter().peekable();
             while records.peek().is_some() {
@@ -154,6 +203,87 @@ impl StateTopic {
 
 /// The offset, per (topic, partition), that the states published before it are as of.
 pub(crate) type Checkpoints = HashMap<(String, i32), i64>;
+
+/// The header naming a record's publication: `<publisher>:<number>`.
+const PUBLICATION_HEADER: &str = "klaxon-publish";
+
+/// A publication's marker key starts with a byte no alert topic name has, as a checkpoint's.
+const FINISHED: &[u8] = b"\x01published\0";
+
+/// The marker record of `publisher`'s publication `number`: (key, value). One key per
+/// publisher, so compaction keeps its latest.
+fn finished_marker(publisher: &str, number: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut key = FINISHED.to_vec();
+    key.extend_from_slice(publisher.as_bytes());
+    (key, number.to_string().into_bytes())
+}
+
+/// A publication: its publisher and number.
+type Publication = (String, u64);
+
+/// One record of a key: its publication (none for records of a version before publications
+/// were marked, taken as finished) and its value (none: a tombstone).
+type Logged = (Option<Publication>, Option<Vec<u8>>);
+
+/// A state topic's records in the order read, sorted out by publication once all are in
+/// (a publication's marker comes after its records).
+#[derive(Default)]
+struct Log {
+    /// Every record of each key, in order.
+    by_key: HashMap<Vec<u8>, Vec<Logged>>,
+    /// The last finished publication of each publisher.
+    finished: HashMap<String, u64>,
+}
+
+impl Log {
+    fn push(&mut self, record: Record) {
+        let Some(key) = record.key else { return };
+        if let Some(publisher) = key.strip_prefix(FINISHED) {
+            let number = record
+                .value
+                .as_deref()
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if let (Ok(publisher), Some(number)) = (std::str::from_utf8(publisher), number) {
+                let last = self.finished.entry(publisher.to_owned()).or_default();
+                *last = (*last).max(number);
+            }
+            return;
+        }
+        let publication = record
+            .headers
+            .get(PUBLICATION_HEADER)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| h.rsplit_once(':'))
+            .and_then(|(publisher, number)| Some((publisher.to_owned(), number.parse().ok()?)));
+        let history = self.by_key.entry(key).or_default();
+        if publication.is_none() {
+            // Nothing before an unmarked record can be needed again.
+            history.clear();
+        }
+        history.push((publication, record.value));
+    }
+
+    /// The latest record of each key whose publication finished, and how many records were
+    /// passed over because theirs did not.
+    fn latest_finished(self) -> (HashMap<Vec<u8>, Option<Vec<u8>>>, usize) {
+        let Log { by_key, finished } = self;
+        let is_finished = |publication: &Option<Publication>| match publication {
+            None => true,
+            Some((publisher, number)) => finished.get(publisher).is_some_and(|last| number <= last),
+        };
+        let mut unfinished = 0;
+        let mut latest = HashMap::with_capacity(by_key.len());
+        for (key, mut history) in by_key {
+            let kept = history.iter().rposition(|(p, _)| is_finished(p));
+            unfinished += history.len() - kept.map_or(0, |i| i + 1);
+            if let Some(i) = kept {
+                latest.insert(key, history.swap_remove(i).1);
+            }
+        }
+        (latest, unfinished)
+    }
+}
 
 /// A checkpoint key starts with a byte no alert topic name has (state keys start with one).
 const CHECKPOINT: &[u8] = b"\x01checkpoint\0";
@@ -205,6 +335,136 @@ mod tests {
         );
         assert_eq!(parse_checkpoint(b"main:t:alert2\0cpu:a", Some(b"{}")), None);
         assert_eq!(parse_checkpoint(&key, Some(b"soon")), None);
+    }
+
+    /// A record of `key` with `value` (none: a tombstone) in `publication` (none: unmarked, as
+    /// before publications were marked).
+    fn record(key: &[u8], value: Option<&[u8]>, publication: Option<(&str, u64)>) -> Record {
+        Record {
+            key: Some(key.to_vec()),
+            value: value.map(<[u8]>::to_vec),
+            headers: publication
+                .map(|(publisher, number)| {
+                    BTreeMap::from([(
+                        PUBLICATION_HEADER.to_owned(),
+                        format!("{publisher}:{number}").into_bytes(),
+                    )])
+                })
+                .unwrap_or_default(),
+            timestamp: chrono::Utc::now(),
+        }
+    }
+
+    fn marker(publisher: &str, number: u64) -> Record {
+        let (key, value) = finished_marker(publisher, number);
+        record(&key, Some(&value), None)
+    }
+
+    fn read_back(records: Vec<Record>) -> (Vec<(String, Option<String>)>, usize) {
+        let mut log = Log::default();
+        for r in records {
+            log.push(r);
+        }
+        let (latest, unfinished) = log.latest_finished();
+        let mut latest: Vec<(String, Option<String>)> = latest
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(&k).into_owned(),
+                    v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                )
+            })
+            .collect();
+        latest.sort();
+        (latest, unfinished)
+    }
+
+    fn value(key: &str, value: &str) -> (String, Option<String>) {
+        (key.to_owned(), Some(value.to_owned()))
+    }
+
+    /// A member killed while publishing leaves states newer than the checkpoint beside them:
+    /// the reader keeps the last finished publication's states and checkpoint together.
+    #[test]
+    fn a_publication_that_never_finished_is_passed_over() {
+        let first = Offset {
+            topic: "telegraf".into(),
+            partition: 1,
+            offset: 10,
+        };
+        let later = Offset {
+            offset: 20,
+            ..first.clone()
+        };
+        let (cp_key, cp_first) = checkpoint(&first);
+        let (_, cp_later) = checkpoint(&later);
+        let records = vec![
+            record(b"a", Some(b"CRITICAL@2"), Some(("m1", 1))),
+            record(b"b", Some(b"CRITICAL@2"), Some(("m1", 1))),
+            record(&cp_key, Some(&cp_first), Some(("m1", 1))),
+            marker("m1", 1),
+            // Publication 2 reached the broker in part, without its checkpoint or marker.
+            record(b"a", Some(b"OK@3"), Some(("m1", 2))),
+            record(b"c", Some(b"OK@3"), Some(("m1", 2))),
+        ];
+        let (latest, unfinished) = read_back(records.clone());
+        let cp_key = String::from_utf8_lossy(&cp_key).into_owned();
+        assert_eq!(
+            latest,
+            vec![
+                value(&cp_key, "10"),
+                value("a", "CRITICAL@2"),
+                value("b", "CRITICAL@2"),
+            ]
+        );
+        assert_eq!(unfinished, 2);
+
+        // Once its marker is there, the same records are the latest.
+        let mut finished = records;
+        finished.push(record(
+            &cp_key.clone().into_bytes(),
+            Some(&cp_later),
+            Some(("m1", 2)),
+        ));
+        finished.push(marker("m1", 2));
+        let (latest, unfinished) = read_back(finished);
+        assert_eq!(
+            latest,
+            vec![
+                value(&cp_key, "20"),
+                value("a", "OK@3"),
+                value("b", "CRITICAL@2"),
+                value("c", "OK@3"),
+            ]
+        );
+        assert_eq!(unfinished, 0);
+    }
+
+    /// Publishers are told apart; records without a publication (an older klaxond's) count as
+    /// finished; a finished tombstone removes a key.
+    #[test]
+    fn publishers_finish_on_their_own_and_unmarked_records_count_as_finished() {
+        let records = vec![
+            record(b"a", Some(b"old"), None),
+            record(b"b", Some(b"from m1"), Some(("m1", 1))),
+            record(b"a", Some(b"from m2"), Some(("m2", 7))),
+            marker("m2", 7),
+            record(b"d", Some(b"gone"), None),
+            record(b"d", None, Some(("m2", 8))),
+            marker("m2", 8),
+            // m1 never finished publication 1, though a later number of m2 did.
+            record(b"e", Some(b"unmarked"), None),
+        ];
+        let (latest, unfinished) = read_back(records);
+        assert_eq!(
+            latest,
+            vec![
+                value("a", "from m2"),
+                ("d".to_owned(), None),
+                value("e", "unmarked"),
+            ]
+        );
+        assert_eq!(unfinished, 1);
     }
 
     #[test]
