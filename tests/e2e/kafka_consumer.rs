@@ -641,11 +641,29 @@ fn a_state_publication_cut_short_is_passed_over() {
             .await
             .expect("its records");
         assert_eq!(records.last().map(|r| r.offset + 1), Some(end));
-        let published = records
+        let published_at = records
             .iter()
-            .rev()
-            .find(|r| r.record.key.as_ref().is_some_and(|k| k.first() != Some(&1)))
+            .rposition(|r| r.record.key.as_ref().is_some_and(|k| k.first() != Some(&1)))
             .expect("x's published state");
+        let published = &records[published_at];
+        // What the first member published is marked: its publication, and the marker after.
+        let publication = published
+            .record
+            .headers
+            .get("klaxon-publish")
+            .expect("a published state names its publication");
+        let (publisher, number) = std::str::from_utf8(publication)
+            .unwrap()
+            .rsplit_once(':')
+            .expect("publisher:number");
+        let marker = [b"\x01published\0".as_slice(), publisher.as_bytes()].concat();
+        assert!(
+            records[published_at..].iter().any(|r| {
+                r.record.key.as_deref() == Some(marker.as_slice())
+                    && r.record.value.as_deref() == Some(number.as_bytes())
+            }),
+            "the publication's marker follows its records"
+        );
         let mut value: serde_json::Value =
             serde_json::from_slice(published.record.value.as_ref().unwrap()).unwrap();
         assert_eq!(value["level"], "CRITICAL", "{value}");

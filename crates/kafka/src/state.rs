@@ -106,7 +106,14 @@ impl StateTopic {
         };
         let mut log = Log::default();
         let mut records = 0usize;
+        // A marker counts only below the ends taken before any partition is read: a marker
+        // appended since then may finish a publication whose records in a partition read
+        // earlier were not there yet. Each partition is read to an end taken after all those.
+        let mut trusted = Vec::with_capacity(self.partitions.len());
         for partition in &self.partitions {
+            trusted.push(partition.get_offset(OffsetAt::Latest).await.map_err(err)?);
+        }
+        for (partition, trusted) in self.partitions.iter().zip(trusted) {
             let end = partition.get_offset(OffsetAt::Latest).await.map_err(err)?;
             let mut offset = partition
                 .get_offset(OffsetAt::Earliest)
@@ -121,7 +128,7 @@ impl StateTopic {
                 offset = last.offset + 1;
                 for r in batch {
                     records += 1;
-                    log.push(r.record);
+                    log.push(r.record, r.offset < trusted);
                 }
             }
         }
@@ -218,8 +225,8 @@ fn finished_marker(publisher: &str, number: u64) -> (Vec<u8>, Vec<u8>) {
     (key, number.to_string().into_bytes())
 }
 
-/// A publication: its publisher and number.
-type Publication = (String, u64);
+/// A publication: its publisher (an index into [`Log`]'s publishers) and number.
+type Publication = (usize, u64);
 
 /// One record of a key: its publication (none for records of a version before publications
 /// were marked, taken as finished) and its value (none: a tombstone).
@@ -229,14 +236,37 @@ type Logged = (Option<Publication>, Option<Vec<u8>>);
 /// (a publication's marker comes after its records).
 #[derive(Default)]
 struct Log {
-    /// Every record of each key, in order.
+    /// The records of each key, in order, from its last one known finished on.
     by_key: HashMap<Vec<u8>, Vec<Logged>>,
-    /// The last finished publication of each publisher.
-    finished: HashMap<String, u64>,
+    /// The publishers seen, by name.
+    publishers: HashMap<String, usize>,
+    /// The last finished publication of each publisher (0: none yet).
+    finished: Vec<u64>,
+}
+
+/// Whether `publication` has finished, by the markers in `finished`.
+fn is_finished(finished: &[u64], publication: &Option<Publication>) -> bool {
+    match publication {
+        None => true,
+        Some((publisher, number)) => finished[*publisher] >= *number,
+    }
 }
 
 impl Log {
-    fn push(&mut self, record: Record) {
+    /// The index of `publisher`.
+    fn publisher(&mut self, publisher: &str) -> usize {
+        if let Some(i) = self.publishers.get(publisher) {
+            return *i;
+        }
+        self.finished.push(0);
+        self.publishers
+            .insert(publisher.to_owned(), self.finished.len() - 1);
+        self.finished.len() - 1
+    }
+
+    /// Takes the next record; a marker counts only if `trusted` (read below the ends taken
+    /// before the read began).
+    fn push(&mut self, record: Record, trusted: bool) {
         let Some(key) = record.key else { return };
         if let Some(publisher) = key.strip_prefix(FINISHED) {
             let number = record
@@ -244,9 +274,11 @@ impl Log {
                 .as_deref()
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            if let (Ok(publisher), Some(number)) = (std::str::from_utf8(publisher), number) {
-                let last = self.finished.entry(publisher.to_owned()).or_default();
-                *last = (*last).max(number);
+            if let (true, Ok(publisher), Some(number)) =
+                (trusted, std::str::from_utf8(publisher), number)
+            {
+                let i = self.publisher(publisher);
+                self.finished[i] = self.finished[i].max(number);
             }
             return;
         }
@@ -255,27 +287,29 @@ impl Log {
             .get(PUBLICATION_HEADER)
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| h.rsplit_once(':'))
-            .and_then(|(publisher, number)| Some((publisher.to_owned(), number.parse().ok()?)));
+            .and_then(|(publisher, number)| Some((publisher, number.parse::<u64>().ok()?)))
+            .map(|(publisher, number)| (self.publisher(publisher), number));
         let history = self.by_key.entry(key).or_default();
-        if publication.is_none() {
-            // Nothing before an unmarked record can be needed again.
-            history.clear();
-        }
         history.push((publication, record.value));
+        // Nothing before the last record known finished can be needed again.
+        if let Some(last) = history
+            .iter()
+            .rposition(|(p, _)| is_finished(&self.finished, p))
+        {
+            history.drain(..last);
+        }
     }
 
     /// The latest record of each key whose publication finished, and how many records were
     /// passed over because theirs did not.
     fn latest_finished(self) -> (HashMap<Vec<u8>, Option<Vec<u8>>>, usize) {
-        let Log { by_key, finished } = self;
-        let is_finished = |publication: &Option<Publication>| match publication {
-            None => true,
-            Some((publisher, number)) => finished.get(publisher).is_some_and(|last| number <= last),
-        };
+        let Log {
+            by_key, finished, ..
+        } = self;
         let mut unfinished = 0;
         let mut latest = HashMap::with_capacity(by_key.len());
         for (key, mut history) in by_key {
-            let kept = history.iter().rposition(|(p, _)| is_finished(p));
+            let kept = history.iter().rposition(|(p, _)| is_finished(&finished, p));
             unfinished += history.len() - kept.map_or(0, |i| i + 1);
             if let Some(i) = kept {
                 latest.insert(key, history.swap_remove(i).1);
@@ -363,7 +397,7 @@ mod tests {
     fn read_back(records: Vec<Record>) -> (Vec<(String, Option<String>)>, usize) {
         let mut log = Log::default();
         for r in records {
-            log.push(r);
+            log.push(r, true);
         }
         let (latest, unfinished) = log.latest_finished();
         let mut latest: Vec<(String, Option<String>)> = latest
@@ -465,6 +499,33 @@ mod tests {
             ]
         );
         assert_eq!(unfinished, 1);
+    }
+
+    /// A marker read past the ends taken before the read began may finish a publication whose
+    /// records in a partition read earlier were missed: it does not count.
+    #[test]
+    fn a_marker_past_the_read_start_does_not_count() {
+        let mut log = Log::default();
+        log.push(record(b"a", Some(b"first"), Some(("m1", 1))), true);
+        log.push(marker("m1", 1), true);
+        log.push(record(b"a", Some(b"second"), Some(("m1", 2))), true);
+        log.push(marker("m1", 2), false);
+        let (latest, unfinished) = log.latest_finished();
+        assert_eq!(latest.get(&b"a"[..]), Some(&Some(b"first".to_vec())));
+        assert_eq!(unfinished, 1);
+    }
+
+    /// A key's history is cut at its last record known finished, so a topic that compaction
+    /// has not reached yet costs no more than one value per key.
+    #[test]
+    fn only_records_after_the_last_finished_one_are_kept() {
+        let mut log = Log::default();
+        for n in 1..=100 {
+            log.push(record(b"a", Some(b"x"), Some(("m1", n))), true);
+            log.push(marker("m1", n), true);
+        }
+        log.push(record(b"a", Some(b"y"), Some(("m1", 101))), true);
+        assert_eq!(log.by_key[&b"a"[..]].len(), 2);
     }
 
     #[test]
