@@ -152,11 +152,15 @@ async fn send(address: &str, payload: &[u8]) -> Result<(), HandlerError> {
     let peers = tokio::net::lookup_host(address)
         .await
         .map_err(|e| connect_error(address, &e))?;
+    // The first address's error is the one reported, as Go's net.Dial does: a later address
+    // of another family may fail for a reason of its own (no IPv6 on the host).
     let mut refused = None;
     for peer in peers {
         match send_to(peer, payload).await {
             Ok(()) => return Ok(()),
-            Err(Failure::Connect(e)) => refused = Some(e),
+            Err(Failure::Connect(e)) => {
+                refused.get_or_insert(e);
+            }
             Err(failure) => return Err(failure.naming(address)),
         }
     }
@@ -255,7 +259,21 @@ fn defer_handshake_ack(socket: &Socket) {
 /// it, where the system has them.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL | libc::MSG_MORE;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
 const SEND_FLAGS: libc::c_int = 0;
 
 fn connect_error(address: &str, e: &io::Error) -> HandlerError {

@@ -206,13 +206,17 @@ fn segments_received(listening: std::net::SocketAddr) -> u64 {
 /// An alert that fits a segment arrives in one: the handshake's last ACK waits for the payload,
 /// and the FIN rides on it, so the receiver takes the SYN and one more segment, and is woken
 /// once. A sender that acknowledges the handshake at once and pushes the payload before its
-/// FIN, as a plain connect, write, close does, sends it four.
+/// FIN, as a plain connect, write, close does, sends it four; either half alone, three. The
+/// kernel sends the ACK alone after 200 ms all the same, so a test thread stalled that long
+/// between the connect and the send makes three: of five alerts, the fewest segments must be
+/// two, and none more than three.
 #[tokio::test]
 async fn an_alert_is_one_segment_after_the_syn() {
     let (listener, address) = listener().await;
     let handler = handler(&*service(Value::Null), json!({ "address": address }));
     let listening = listener.local_addr().expect("local address");
-    for message in ["first", "second", "third"] {
+    let mut segments = Vec::new();
+    for message in ["first", "second", "third", "fourth", "fifth"] {
         let event = Event::sample(message);
         handler.handle(&event).await.expect("delivered");
 
@@ -223,8 +227,17 @@ async fn an_alert_is_one_segment_after_the_syn() {
         let mut received = Vec::new();
         stream.read_to_end(&mut received).await.expect("read");
         assert_eq!(received, format!("{}\n", event.alert_json()).into_bytes());
-        assert_eq!(segments_received(listening), 2, "event {message}");
+        segments.push(segments_received(listening));
     }
+    assert_eq!(
+        segments.iter().min(),
+        Some(&2),
+        "segments per alert: {segments:?}"
+    );
+    assert!(
+        segments.iter().all(|n| *n <= 3),
+        "segments per alert: {segments:?}"
+    );
 }
 
 /// An alert larger than the socket buffers is written as the peer reads it, and arrives whole.
