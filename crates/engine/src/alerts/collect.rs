@@ -4,13 +4,12 @@
 //! same transaction as its state.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use klaxon_core::{Event, EventState, Level, Timestamp};
 
 use super::kept::Kept;
 use super::{AlertService, QueueFull};
-use crate::delivery::{Outbox, Outlet, SharedEvent, Worker, event_key};
+use crate::delivery::{Outbox, Outlet, SharedEvent, Worker};
 use crate::store::{BatchWrite, Delivery, OutboxOp, OutboxPut};
 use crate::{HistoryEntry, StoreError};
 
@@ -31,7 +30,6 @@ pub struct Batch {
 struct Pending {
     outlets: Vec<Outlet>,
     shared: SharedEvent,
-    key: Arc<str>,
 }
 
 impl Batch {
@@ -136,11 +134,9 @@ impl AlertService {
             }
         }
         if deliver && !outlets.is_empty() {
-            let key = event_key(&event);
             batch.queued.push(Pending {
                 shared: SharedEvent::new(event, &outlets),
                 outlets,
-                key,
             });
         }
         previous_level
@@ -219,7 +215,7 @@ impl AlertService {
             .queued
             .iter()
             .map(|p| {
-                let bytes = Delivery::encode_parts(&p.shared.event, &p.key, 0, now);
+                let bytes = Delivery::encode_parts(&p.shared.event, &p.shared.key, 0, now);
                 (outbox.next_seq(), bytes)
             })
             .collect();
@@ -246,7 +242,7 @@ impl AlertService {
                     let refs = u32::try_from(p.outlets.len()).unwrap_or(u32::MAX);
                     outbox.added(*seq, value.len() as u64, refs, now);
                     for outlet in &p.outlets {
-                        outlet.offer_stored(&p.shared, *seq, &p.key);
+                        outlet.offer_stored(&p.shared, *seq);
                     }
                 }
             }

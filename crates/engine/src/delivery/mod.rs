@@ -54,11 +54,12 @@ pub(crate) struct Shared {
 }
 
 /// An event as the queues of its topic share it: one copy however many handlers wait for it,
-/// with its alert JSON when a handler of the topic sends it (rendered once, where the event was
-/// collected; [`klaxon_core::Handler::sends_alert_json`]).
+/// with its idempotency key, and its alert JSON when a handler of the topic sends it (both made
+/// once, where the event was collected; [`klaxon_core::Handler::sends_alert_json`]).
 #[derive(Debug, Clone)]
 pub(crate) struct SharedEvent {
     pub event: Arc<Event>,
+    pub key: Arc<str>,
     pub alert_json: Option<Arc<[u8]>>,
 }
 
@@ -71,15 +72,18 @@ impl SharedEvent {
             Arc::from(json)
         });
         SharedEvent {
+            key: event_key(&event),
             event: Arc::new(event),
             alert_json,
         }
     }
 
-    /// `event` without a rendering: its handlers encode it themselves.
-    pub fn plain(event: Event) -> SharedEvent {
+    /// `event` as the outbox kept it, with the key it was stored with, without a rendering: its
+    /// handlers encode it themselves.
+    pub fn stored(event: Event, key: Arc<str>) -> SharedEvent {
         SharedEvent {
             event: Arc::new(event),
+            key,
             alert_json: None,
         }
     }
@@ -92,8 +96,6 @@ pub(crate) struct Queued {
     queued: Instant,
     /// Its outbox sequence number; 0 when it is in memory only.
     seq: u64,
-    /// Its idempotency key.
-    key: Arc<str>,
     /// Attempts made before (by an earlier run).
     attempts: u32,
     /// Whether an earlier run may have delivered it.
@@ -229,10 +231,7 @@ impl Outlet {
     /// Queues `event` (in memory only) without waiting; a full queue drops it, counted and
     /// logged.
     pub fn offer(&self, shared: &SharedEvent) -> bool {
-        match self
-            .queue
-            .try_send(queued(shared, 0, event_key(&shared.event)))
-        {
+        match self.queue.try_send(queued(shared, 0)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped(&shared.event, "the handler's queue is full (raise [alert] topic-buffer-length, set [alert] queue-full = \"block\", or fix the slow handler)");
@@ -245,14 +244,12 @@ impl Outlet {
     /// Hands over `event`, already in the outbox as `seq`: queued while the queue has room, else
     /// left on disk for the worker to read (never dropped, never waiting). Callers offer in
     /// sequence order.
-    pub fn offer_stored(&self, shared: &SharedEvent, seq: u64, key: &Arc<str>) {
+    pub fn offer_stored(&self, shared: &SharedEvent, seq: u64) {
         let mut spilling = self.spilling.lock().unwrap_or_else(|e| e.into_inner());
         if *spilling {
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) =
-            self.queue.try_send(queued(shared, seq, Arc::clone(key)))
-        {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(queued(shared, seq)) {
             *spilling = true;
         }
     }
@@ -261,17 +258,12 @@ impl Outlet {
     /// worker thread (the task manager writes from `spawn_blocking`). `false` when the worker
     /// is gone (its handler or topic was deleted meanwhile).
     pub fn offer_blocking(&self, shared: &SharedEvent) -> bool {
-        self.queue
-            .blocking_send(queued(shared, 0, event_key(&shared.event)))
-            .is_ok()
+        self.queue.blocking_send(queued(shared, 0)).is_ok()
     }
 
     /// Queues `event`, waiting while the queue is full.
     pub async fn offer_waiting(&self, shared: &SharedEvent) -> bool {
-        self.queue
-            .send(queued(shared, 0, event_key(&shared.event)))
-            .await
-            .is_ok()
+        self.queue.send(queued(shared, 0)).await.is_ok()
     }
 
     /// Counts and logs (at a bounded rate) an event this handler will not get.
@@ -286,12 +278,11 @@ impl Outlet {
     }
 }
 
-fn queued(shared: &SharedEvent, seq: u64, key: Arc<str>) -> Queued {
+fn queued(shared: &SharedEvent, seq: u64) -> Queued {
     Queued {
         shared: shared.clone(),
         queued: Instant::now(),
         seq,
-        key,
         attempts: 0,
         redelivery: false,
     }

@@ -148,12 +148,11 @@ fn read_outbox(
                 let waited = Timestamp::now().as_nanos() - d.queued_unix_nanos;
                 let waited = Duration::from_nanos(u64::try_from(waited).unwrap_or(0));
                 Some(Queued {
-                    shared: SharedEvent::plain(d.event),
+                    shared: SharedEvent::stored(d.event, Arc::from(d.key)),
                     queued: Instant::now()
                         .checked_sub(waited)
                         .unwrap_or_else(Instant::now),
                     seq,
-                    key: Arc::from(d.key),
                     attempts: d.attempts,
                     redelivery: outbox.is_redelivery(seq),
                 })
@@ -235,13 +234,14 @@ async fn attempt_all(
         counters.redelivered();
         tracing::debug!(
             topic = %target.topic, handler = %target.label, kind = %target.kind,
-            event = id, key = %queued.key, "redelivering an event left by the last run"
+            event = id, key = %queued.shared.key, "redelivering an event left by the last run"
         );
     }
     let started = Instant::now();
     let mut attempt = queued.attempts + 1;
     loop {
-        let mut info = DeliveryInfo::new(Arc::clone(&queued.key), attempt, queued.redelivery);
+        let mut info =
+            DeliveryInfo::new(Arc::clone(&queued.shared.key), attempt, queued.redelivery);
         if let Some(json) = &queued.shared.alert_json {
             info = info.with_alert_json(event, Arc::clone(json));
         }
